@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.models import CompanyConfig, MetricAlias
 from bot.sources import AnySourceSpec, default_specs
 
 Platform = Literal["slack", "teams", "console"]
@@ -50,23 +51,6 @@ class Settings(BaseSettings):
         return [v for v in values if v]
 
 
-class CompanyConfig(BaseModel):
-    """A company on the watchlist: how it is named in documents and where its digests go."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ticker: str
-    name: str
-    aliases: tuple[str, ...] = ()
-    cik: int | None = None
-    currency: str | None = None
-
-    @field_validator("ticker")
-    @classmethod
-    def _upper(cls, v: str) -> str:
-        return v.strip().upper()
-
-
 class Route(BaseModel):
     """Where digests go: a Slack channel, a Teams Workflows webhook (named by its env variable), or the console."""
 
@@ -78,17 +62,6 @@ class Route(BaseModel):
 
     def wants(self, ticker: str | None) -> bool:
         return "*" in self.tickers or (ticker is not None and ticker.upper() in self.tickers)
-
-
-class MetricAlias(BaseModel):
-    """A company-specific KPI added to the metric catalogue."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    key: str
-    name: str
-    aliases: tuple[str, ...]
-    kind: Literal["money", "percent", "count", "any"] = "any"
 
 
 class BotConfig(BaseModel):

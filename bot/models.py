@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 DocumentKind = Literal["transcript", "press_release"]
 Section = Literal["header", "prepared", "qa", "body", "table"]
@@ -18,6 +18,34 @@ class Frozen(BaseModel):
     """Base for every boundary type: immutable, no unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- configuration shared with the extractor
+
+
+class CompanyConfig(Frozen):
+    """A company on the watchlist: how it is named in documents and where its digests go."""
+
+    ticker: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    cik: int | None = None
+    currency: str | None = None
+
+    @field_validator("ticker")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.strip().upper()
+
+
+class MetricAlias(Frozen):
+    """A company-specific KPI added to the metric catalogue."""
+
+    key: str
+    name: str
+    aliases: tuple[str, ...]
+    kind: Literal["money", "percent", "count", "any"] = "any"
+
 
 
 # --------------------------------------------------------------------------- documents

@@ -1,3 +1,278 @@
 """The extractor: Document in, Report out (pure functions, no I/O)."""
 
 from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.models import CompanyConfig, MetricAlias
+from bot.extract.amounts import Amount, decimals
+from bot.extract.checks import (
+    Stated,
+    check_pct_change,
+    check_pp_change,
+    consistent,
+    direction_contradiction,
+)
+from bot.extract.figures import Reading, change_sign, read_sentence
+from bot.extract.guidance import SAFE_HARBOR, find_guidance
+from bot.extract.identity import default_currency, identify
+from bot.extract.metrics import MetricDef, MetricMention, catalogue
+from bot.extract.sentences import Sentence, sentences
+from bot.models import Change, Document, Flag, Mention, Metric, Period, Prior, Report
+
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
+UP_WORDS = re.compile(r"\b(?:increas\w*|grew|growth|rose|up|higher|improv\w*|gain\w*|jump\w*|surg\w*)\b", re.I)
+DOWN_WORDS = re.compile(r"\b(?:decreas\w*|declin\w*|fell|down|lower|drop\w*|reduc\w*|shr[iu]nk\w*)\b", re.I)
+FULL_YEAR = re.compile(
+    r"\b(?:full[- ]year|for the (?:full |fiscal )?year|fiscal(?: year)? (?:19|20)\d\d|for (?:19|20)\d\d\b|annual)", re.I
+)
+FIRST_TIME = re.compile(
+    r"(?:turn\w*|achiev\w*|reach\w*)\s(?:(?:our|the)\s)?(?P<what>(?:adjusted\s)?[\w ]{2,30}?)\s(?:positive|profitab\w*|"
+    r"breakeven)\sfor the first time",
+    re.I,
+)
+ANALYST = re.compile(r"analyst", re.I)
+# Metrics whose value is itself a rate of change: "same-store sales increased 3.4%" states the value.
+GROWTH_KEYS = ("same_store_sales",)
+
+
+@dataclass
+class Observation:
+    """Everything one sentence says about one metric."""
+
+    mention: MetricMention
+    sentence: Sentence
+    key: str
+    name: str
+    unit_kind: str
+    value: Amount | None = None
+    changes: dict[str, tuple[float, Amount]] = field(default_factory=dict)
+    priors: dict[str, Amount] = field(default_factory=dict)
+    said: str | None = None
+    period: str | None = None
+    value_sign: float = 1.0
+
+
+def _step(a: Amount) -> float:
+    m = NUMBER.search(a.raw)
+    if not m:
+        return 1.0
+    written = float(m.group(0).replace(",", ""))
+    scale = abs(a.value / written) if written else 1.0
+    return 10 ** -decimals(a.raw) * (scale or 1.0)
+
+
+def _stated(a: Amount, sign: float = 1.0) -> Stated:
+    return Stated(a.value * sign, _step(a))
+
+
+def _signed(mention: MetricMention, value: float) -> float:
+    return -abs(value) if mention.negative else value
+
+
+def _unit(a: Amount) -> str:
+    if a.kind == "money" and a.unit:
+        return a.unit
+    return {"percent": "%", "pp": "pp", "bps": "bps", "multiple": "x"}.get(a.kind, a.unit or "count")
+
+
+def _observe(s: Sentence, readings: list[Reading], report_period: str | None) -> list[Observation]:
+    by_key: dict[str, Observation] = {}
+    for r in readings:
+        key, name = r.mention.key, r.mention.name
+        if r.share_of or (r.role == "change" and r.amount.kind in ("pp", "bps") and f"{key}_share" in by_key):
+            key = f"{key}_share"
+            of = "" if r.share_of in (None, "total") else f" of {r.share_of}"
+            name = f"{name} share{of} revenue" if of else f"{name} share of revenue"
+        obs = by_key.get(key)
+        if obs is None:
+            period = report_period
+            if FULL_YEAR.search(s.text[: r.amount.start]) and report_period and report_period.startswith("Q"):
+                period = f"FY{report_period.rsplit(' ', 1)[-1]}"
+            obs = Observation(r.mention, s, key, name, "percent" if r.share_of else r.mention.kind, period=period)
+            by_key[key] = obs
+        if r.role == "current" and obs.value is None:
+            obs.value = r.amount
+            between = s.text[r.mention.end : r.amount.start]
+            if UP_WORDS.search(between) and not DOWN_WORDS.search(between):
+                obs.said = "up"
+            elif DOWN_WORDS.search(between) and not UP_WORDS.search(between):
+                obs.said = "down"
+        elif r.role == "change" and obs.value is None and r.mention.key.endswith(GROWTH_KEYS):
+            obs.value = r.amount
+            obs.value_sign = change_sign(r) if r.amount.value >= 0 else 1.0
+        elif r.role == "change" and r.timeframe:
+            kind = "pp" if r.amount.kind in ("pp", "bps") else "pct"
+            factor = 0.01 if r.amount.kind == "bps" else 1.0
+            sign = change_sign(r) if r.amount.value >= 0 else 1.0
+            obs.changes.setdefault(f"{r.timeframe}_{kind}", (sign * factor, r.amount))
+        elif r.role == "prior" and r.timeframe:
+            obs.priors.setdefault("prior_year" if r.timeframe == "yoy" else "prior_quarter", r.amount)
+            if obs.said is None and obs.value is not None:
+                between = s.text[obs.value.end : r.amount.start]
+                if UP_WORDS.search(between):
+                    obs.said = "up"
+                elif DOWN_WORDS.search(between):
+                    obs.said = "down"
+    return [o for o in by_key.values() if o.value is not None]
+
+
+def _precision(o: Observation) -> tuple[int, float, int]:
+    assert o.value is not None
+    explicit = 0 if o.value.currency_explicit or o.value.kind != "money" else 1
+    return (explicit + (1 if o.value.approximate or o.value.bound else 0), _step(o.value), o.sentence.start)
+
+
+def _agrees(a: Amount, b: Amount) -> bool:
+    if a.unit != b.unit and a.kind == b.kind == "money" and a.currency_explicit and b.currency_explicit:
+        return False
+    for x, y in ((a, b), (b, a)):
+        if x.bound == "min" and y.value >= x.value:
+            return True
+        if x.bound == "max" and y.value <= x.value:
+            return True
+    return consistent(_stated(a), _stated(b))
+
+
+def _build(group: list[Observation], flags: list[Flag]) -> Metric:
+    best = min(group, key=_precision)
+    assert best.value is not None
+    value_amount = best.value
+    sign = -1.0 if best.mention.negative else 1.0
+    value = _signed(best.mention, value_amount.value) * best.value_sign
+    changes: dict[str, float] = {}
+    change_amounts: dict[str, Amount] = {}
+    priors: dict[str, Amount] = {}
+    for o in sorted(group, key=lambda o: o is not best):
+        for k, (factor, amt) in o.changes.items():
+            if k not in changes:
+                changes[k] = round(amt.value * factor, 6)
+                change_amounts[k] = amt
+        for k, amt in o.priors.items():
+            priors.setdefault(k, amt)
+    prior_values = {k: (-abs(a.value) if best.mention.negative else a.value) for k, a in priors.items()}
+    checks: list[str] = []
+    verdicts: list[bool] = []
+    label = best.name
+    current = Stated(value, _step(value_amount))
+    for tf, prior_key in (("yoy", "prior_year"), ("qoq", "prior_quarter")):
+        if prior_key not in priors:
+            continue
+        prior = _stated(priors[prior_key], -1.0 if best.mention.negative else 1.0)
+        if f"{tf}_pct" in changes and value_amount.kind == "money":
+            outcome = check_pct_change(current, prior, Stated(changes[f"{tf}_pct"], _step(change_amounts[f"{tf}_pct"])),
+                                       label)
+            if outcome:
+                checks.append(("✓ " if outcome.ok else "✗ ") + outcome.message)
+                verdicts.append(outcome.ok)
+                if not outcome.ok:
+                    flags.append(Flag(kind="arithmetic_mismatch", message=outcome.message, quote=best.sentence.text,
+                                      metric=best.key, start=best.sentence.start, end=best.sentence.end))
+        pp_key = f"{tf}_pp"
+        if pp_key in changes and value_amount.kind == "percent":
+            step = _step(change_amounts[pp_key]) * (0.01 if change_amounts[pp_key].kind == "bps" else 1.0)
+            outcome2 = check_pp_change(current, prior, Stated(changes[pp_key], step), label)
+            checks.append(("✓ " if outcome2.ok else "✗ ") + outcome2.message)
+            verdicts.append(outcome2.ok)
+            if not outcome2.ok:
+                flags.append(Flag(kind="arithmetic_mismatch", message=outcome2.message, quote=best.sentence.text,
+                                  metric=best.key, start=best.sentence.start, end=best.sentence.end))
+    for o in group:
+        if o.said and o.priors:
+            for prior_amt in o.priors.values():
+                p = _signed(o.mention, prior_amt.value)
+                if direction_contradiction(value, p, o.said):
+                    word = "an increase" if o.said == "up" else "a decrease"
+                    pct = (value / p - 1) * 100 if p else 0.0
+                    msg = (f"{label}: the text says {word} from {prior_amt.raw}, but {value_amount.raw} vs "
+                           f"{prior_amt.raw} is a {abs(pct):.1f}% {'decrease' if pct < 0 else 'increase'}")
+                    flags.append(Flag(kind="contradiction", message=msg, quote=o.sentence.text, metric=best.key,
+                                      start=o.sentence.start, end=o.sentence.end))
+                    checks.append("✗ " + msg)
+                    verdicts.append(False)
+    mentions = tuple(
+        Mention(value=_signed(o.mention, o.value.value), value_text=o.value.raw, quote=o.sentence.text,
+                speaker=o.sentence.segment.speaker, start=o.sentence.start, end=o.sentence.end)
+        for o in group if o is not best and o.value is not None
+    )
+    del sign
+    return Metric(
+        key=best.key, name=best.name, value=value, unit=_unit(value_amount), basis=best.mention.basis,
+        period=best.period, change=Change(**changes), prior=Prior(**prior_values), quote=best.sentence.text,
+        speaker=best.sentence.segment.speaker, verified=(all(verdicts) if verdicts else None),
+        value_text=value_amount.raw, start=best.sentence.start, end=best.sentence.end,
+        section=best.sentence.segment.section, approximate=value_amount.approximate or value_amount.bound is not None,
+        checks=tuple(checks), mentions=mentions, translation=best.sentence.segment.translation,
+    )
+
+
+def _group(observations: list[Observation]) -> list[list[Observation]]:
+    """Observations of the same metric and period that agree in value are one figure said several times."""
+    groups: dict[tuple[str, str | None], list[list[Observation]]] = {}
+    order: list[tuple[str, str | None]] = []
+    for o in observations:
+        k = (o.key, o.period)
+        if k not in groups:
+            groups[k] = []
+            order.append(k)
+        for g in groups[k]:
+            if g[0].value is not None and o.value is not None and _agrees(g[0].value, o.value):
+                g.append(o)
+                break
+        else:
+            groups[k].append([o])
+    out: list[list[Observation]] = []
+    for k in order:
+        # The first statement of a metric wins; later different values are other contexts (segments, periods).
+        out.append(max(groups[k], key=lambda g: (len(g), -g[0].sentence.start)))
+    return out
+
+
+def extract(
+    document: Document, *, companies: Sequence[CompanyConfig] = (), metrics: Sequence[MetricAlias] = ()
+) -> Report:
+    """Read every figure, guidance statement and warning sign out of a document."""
+    extra = tuple(MetricDef(m.key, m.name, m.aliases, m.kind) for m in metrics)
+    cat = catalogue(extra)
+    currency = default_currency(document.text)
+    all_sentences = sentences(document)
+    currencies: Counter[str] = Counter()
+    readings_by_sentence: list[tuple[Sentence, list[Reading]]] = []
+    flags: list[Flag] = []
+    for s in all_sentences:
+        seg = s.segment
+        if seg.operator or (seg.title and ANALYST.search(seg.title)) or SAFE_HARBOR.search(s.text):
+            continue
+        reading = read_sentence(s.text, cat, currency)
+        for a, b in reading.doubtful:
+            note = s.text[a:b]
+            what = "marks a figure as doubtful" if note.lower().startswith("(sic") else "brackets a figure"
+            flags.append(Flag(kind="doubtful", message=f"The text {what}: {note}", quote=s.text,
+                              start=s.start, end=s.end,
+                              metric=next((r.mention.key for r in reading.readings
+                                           if abs(r.amount.end - a) < 40 or (a <= r.amount.start < b)), None)))
+        for r in reading.readings:
+            if r.amount.kind == "money" and r.amount.unit and r.amount.currency_explicit:
+                currencies[r.amount.unit] += 1
+        readings_by_sentence.append((s, reading.readings))
+    ident = identify(document, currencies, companies)
+    observations = [o for s, rs in readings_by_sentence for o in _observe(s, rs, ident.period.label)]
+    metrics_out = [_build(g, flags) for g in _group(observations)]
+    qualifiers = {m.group("what").lower().strip() for m in FIRST_TIME.finditer(document.text)}
+    metrics_out = [
+        m.model_copy(update={"qualifier": "first positive"})
+        if any(q and q in m.name.lower() and not m.key.endswith("margin") for q in qualifiers) else m
+        for m in metrics_out
+    ]
+    guidance = find_guidance(
+        all_sentences, cat, default_currency=currency or ident.currency, report_year=ident.period.fiscal_year
+    )
+    return Report(
+        company=ident.company, ticker=ident.ticker, kind=document.kind,
+        period=ident.period if ident.period.label else Period(), currency=ident.currency,
+        title=document.title, url=document.url, metrics=tuple(metrics_out), guidance=tuple(guidance),
+        flags=tuple(flags), translation_language=document.translation_language,
+    )

@@ -1,0 +1,227 @@
+"""Reading the figures of one sentence: which metric each amount belongs to, and in what role."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.extract.amounts import Amount, find_amounts
+from bot.extract.metrics import Catalogue, MetricMention, find_mentions
+
+Role = Literal["current", "change", "prior"]
+Timeframe = Literal["yoy", "qoq"]
+
+YOY = re.compile(
+    r"year[- ]over[- ]year|year[- ]on[- ]year|\byoy\b|\by/y\b|(?:same|corresponding|comparable) (?:period|quarter)"
+    r"(?: of| in)?(?: the)? (?:last|prior|previous|a) year|(?:same|corresponding|comparable) (?:period|quarter)"
+    r" (?:of |in )?(?:fiscal )?(?:19|20)\d\d|\b(?:last|prior|previous) year\b|a year ago|year[- ]ago|"
+    r"prior[- ]year|(?:versus|vs\.?|compared (?:with|to)|from) (?:the )?(?:first|second|third|fourth) quarter of "
+    r"(?:fiscal )?(?:last year|(?:19|20)\d\d)|\bannual(?:ly)?\b",
+    re.I,
+)
+QOQ = re.compile(
+    r"quarter[- ](?:over|on)[- ]quarter|\bq[- ]?(?:o|on)[- ]?q\b|\bq/q\b|sequential(?:ly)?|"
+    r"\b(?:last|previous|prior|preceding|the fourth|the third) quarter\b|(?:versus|vs\.?|compared (?:with|to)|from) "
+    r"(?:the )?(?:prior|previous|preceding|last|sequential) quarter",
+    re.I,
+)
+# A prior-period phrase right after an amount: "RMB1,052 million in the last quarter".
+PRIOR_AFTER = re.compile(
+    r"^\W{0,3}(?:(?:in|for|during|at|from)\s)?(?:the\s)?(?:same\s(?:period|quarter)\s(?:of\s|in\s)?(?:the\s)?"
+    r"(?:last|prior|previous)\s(?:year|fiscal\syear)|same\squarter\s(?:of\s)?last\syear|"
+    r"(?:last|prior|previous|preceding)\s(?:quarter|year)|year[- ]ago\s(?:quarter|period)|a\syear\s(?:ago|earlier)|"
+    r"prior[- ]year\s(?:quarter|period)|(?:Q[1-4]|[1-4]Q)\s?(?:FY)?(?:19|20)?\d\d|(?:fiscal\s)?(?:19|20)\d\d\b)",
+    re.I,
+)
+PRIOR_BEFORE = re.compile(
+    r"(?:\bfrom|\bcompared\s(?:with|to)|\bversus|\bvs\.?|\bup\sfrom|\bdown\sfrom|\bover|\brelative\sto|\bagainst)"
+    r"\s(?:the\s)?(?:a\s)?(?:negative\s|positive\s|only\s)?$",
+    re.I,
+)
+CHANGE_VERB = re.compile(
+    r"(?:increas\w*|decreas\w*|grew|grow(?:n|th|ing|s)?|up|down|rose|ris(?:e|en|ing)|fell|fall(?:en|ing)?|"
+    r"declin\w*|improv\w*|expan\w*|contract\w*|drop\w*|jump\w*|surg\w*|climb\w*|gain\w*|widen\w*|"
+    r"reduc\w*|lower|higher|soar\w*|advanc\w*|slipp?\w*|shr[iu]nk\w*|plunge\w*|change\w*)"
+    r"\s(?:(?:of|by|approximately|about|roughly|nearly|over|more\sthan|almost|around|some|significantly|"
+    r"sharply|strongly|a|an|just|only)\s){0,3}$",
+    re.I,
+)
+CHANGE_NOUN_AFTER = re.compile(
+    r"^\s?(?:(?:year[- ]over[- ]year|yoy|y/y|sequential|quarter[- ]over[- ]quarter|q/q|qoq|organic|annual)\s)?"
+    r"(?:increase|decrease|growth|decline|rise|improvement|drop|gain|jump|reduction|expansion|contraction|"
+    r"higher|lower|up|down)\b",
+    re.I,
+)
+NEGATIVE_CHANGE = re.compile(
+    r"decreas|declin|fell|fall|down|drop|reduc|lower|contract|slip|shr[iu]nk|plunge|decline", re.I
+)
+SHARE_CUE = re.compile(
+    r"(?:accounting for|accounted for|contribut\w+|representing|made up|share of|(?:reached|was|were|at)\s*$)", re.I
+)
+SHARE_AFTER = re.compile(r"^\s*of\s(?:our\s|the\s)?(?:total\s|overall\s)?(?P<of>[\w -]{0,30}?)revenues?", re.I)
+CURRENT_AFTER = re.compile(r"^\W{0,3}(?:this|in the|for the|during the) (?:quarter|period|year)\b", re.I)
+CARRIED_CHANGE = re.compile(
+    r"[\s,]*(?:(?:year[- ]over[- ]year|yoy|sequentially|quarter[- ]over[- ]quarter|from (?:the )?(?:last|prior|"
+    r"previous) (?:quarter|year))[\s,]*)?(?:and|or)\s+(?:by\s)?",
+    re.I,
+)
+RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
+SIC = re.compile(r"\(sic\b[^)]*\)", re.I)
+BRACKETED = re.compile(r"\[[^\]]*\d[^\]]*\]")
+
+
+@dataclass(slots=True)
+class Reading:
+    """One amount read in a sentence: the metric it belongs to and its role."""
+
+    mention: MetricMention
+    amount: Amount
+    role: Role
+    timeframe: Timeframe | None = None
+    share_of: str | None = None
+    direction_word: str | None = None
+
+
+@dataclass(slots=True)
+class SentenceReading:
+    readings: list[Reading] = field(default_factory=list)
+    doubtful: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _timeframe(text: str) -> Timeframe | None:
+    y, q = YOY.search(text), QOQ.search(text)
+    if y and (not q or y.start() <= q.start()):
+        return "yoy"
+    return "qoq" if q else None
+
+
+def _compatible(mention: MetricMention, amount: Amount, role: Role) -> bool:
+    if role == "change":
+        return True
+    if amount.kind in ("pp", "bps", "multiple"):
+        return False
+    if amount.kind == "money":
+        return mention.kind in ("money", "per_share", "any")
+    if amount.kind == "percent":
+        return mention.kind in ("percent", "any") or role == "current"
+    return mention.kind in ("count", "any")
+
+
+def read_sentence(text: str, cat: Catalogue, default_currency: str | None) -> SentenceReading:
+    """Assign each amount in a sentence to a metric mention with a role (current value, change, prior)."""
+    result = SentenceReading()
+    for pattern in (SIC, BRACKETED):
+        result.doubtful.extend((m.start(), m.end()) for m in pattern.finditer(text))
+    amounts = [a for a in find_amounts(text, default_currency) if not _in_sic_note(a, text, result.doubtful)]
+    if not amounts:
+        return result
+    mentions = find_mentions(text, cat)
+    if not mentions:
+        return result
+    if RESPECTIVELY.search(text) and _respectively(text, mentions, amounts, result):
+        return result
+    taken: set[tuple[str, Role, str | None]] = set()
+    prev_role: Role | None = None
+    prev_direction: str | None = None
+    for i, amount in enumerate(amounts):
+        prev_end = amounts[i - 1].end if i else 0
+        before = text[prev_end : amount.start]
+        after = text[amount.end : amounts[i + 1].start if i + 1 < len(amounts) else len(text)]
+        role = _role(amount, before, after, text[max(0, amount.start - 60) : amount.start])
+        if prev_role == "change" and amount.kind == amounts[i - 1].kind and CARRIED_CHANGE.fullmatch(before):
+            role = "change"
+        prev_role = role
+        mention = _owner(mentions, amount, role)
+        if mention is None:
+            continue
+        timeframe: Timeframe | None = None
+        share_of: str | None = None
+        if role == "prior":
+            timeframe = _timeframe(after[:70]) or _timeframe(text[amount.end :]) or _timeframe(text)
+        elif role == "change":
+            timeframe = _timeframe(after[:90]) or _timeframe(text[amount.end :]) or _timeframe(
+                text[mention.start : amount.start]
+            )
+        elif amount.kind == "percent" and mention.kind in ("money", "any"):
+            cue = SHARE_CUE.search(text[mention.end : amount.start])
+            share = SHARE_AFTER.match(after)
+            if not cue and not share:
+                continue
+            share_of = (share.group("of").strip() or "total") if share else "total"
+        direction = _direction(left=text[max(0, amount.start - 60) : amount.start], after=after) if (
+            role == "change") else None
+        if role == "change" and direction is None and CARRIED_CHANGE.fullmatch(before):
+            direction = prev_direction
+        prev_direction = direction
+        slot = (mention.key + ("/share" if share_of else ""), role, timeframe)
+        if slot in taken:
+            continue
+        taken.add(slot)
+        result.readings.append(Reading(mention, amount, role, timeframe, share_of, direction))
+    return result
+
+
+def _direction(*, left: str, after: str) -> str | None:
+    verb = CHANGE_VERB.search(left)
+    if verb:
+        return verb.group(0).split()[0]
+    noun = CHANGE_NOUN_AFTER.match(after)
+    return noun.group(0).split()[-1] if noun else None
+
+
+def _in_sic_note(a: Amount, text: str, spans: list[tuple[int, int]]) -> bool:
+    """Figures inside a '(sic ...)' note are the transcriber's, not the speaker's."""
+    return any(s <= a.start and a.end <= e and text[s : s + 4].lower() == "(sic" for s, e in spans)
+
+
+def _role(amount: Amount, before: str, after: str, left: str) -> Role:
+    if PRIOR_BEFORE.search(left) and not re.search(r"\bto\s(?:the\s)?(?:a\s)?(?:positive\s)?$", left, re.I):
+        if not re.search(r"\bgrew|\bgrowth\b", left[-25:], re.I) or amount.kind != "percent":
+            return "prior"
+    if PRIOR_AFTER.match(after) and amount.kind != "pp" and not CURRENT_AFTER.match(after):
+        if not CHANGE_VERB.search(left):
+            return "prior"
+    if amount.kind in ("pp", "bps"):
+        return "change"
+    if amount.kind == "percent" and (CHANGE_VERB.search(left) or CHANGE_NOUN_AFTER.match(after)):
+        return "change"
+    return "current"
+
+
+def _owner(mentions: list[MetricMention], amount: Amount, role: Role) -> MetricMention | None:
+    """The nearest metric mention before the amount that can take it; else one just after it."""
+    preceding = [m for m in mentions if m.end <= amount.start]
+    if role == "change" or amount.kind in ("pp", "bps"):
+        candidates = preceding[::-1]
+        if amount.kind in ("pp", "bps"):
+            pct = [m for m in candidates if m.kind == "percent"]
+            candidates = pct or candidates
+        return candidates[0] if candidates else None
+    for m in reversed(preceding):
+        if _compatible(m, amount, role):
+            return m
+    following = [m for m in mentions if m.start >= amount.end and m.start - amount.end <= 40]
+    for m in following:
+        if _compatible(m, amount, role) and amount.kind == "money" == m.kind:
+            return m
+    return None
+
+
+def _respectively(
+    text: str, mentions: list[MetricMention], amounts: list[Amount], result: SentenceReading
+) -> bool:
+    """'A and B were X and Y, respectively': pair mentions and amounts in order."""
+    money = [a for a in amounts if a.kind == "money"]
+    owners = [m for m in mentions if m.kind == "money" and (not money or m.end <= money[0].start)]
+    if len(money) < 2 or len(owners) != len(money):
+        return False
+    for mention, amount in zip(owners, money, strict=True):
+        result.readings.append(Reading(mention, amount, "current"))
+    return True
+
+
+def change_sign(reading: Reading) -> float:
+    """+1 or -1 for a stated change, from the verb that introduces it."""
+    word = reading.direction_word or ""
+    return -1.0 if NEGATIVE_CHANGE.search(word) else 1.0

@@ -1,0 +1,271 @@
+"""The catalogue of headline metrics, their aliases, and finding metric mentions in a sentence."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+MetricKind = Literal["money", "percent", "per_share", "count", "any"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDef:
+    """A canonical metric: a stable key, a display name, regex aliases, and what kind of figure it takes."""
+
+    key: str
+    name: str
+    aliases: tuple[str, ...]
+    kind: MetricKind = "money"
+    negative_aliases: tuple[str, ...] = ()
+
+
+def _d(key: str, name: str, kind: MetricKind, *aliases: str, neg: tuple[str, ...] = ()) -> MetricDef:
+    return MetricDef(key, name, aliases, kind, neg)
+
+
+BASE_CATALOGUE: tuple[MetricDef, ...] = (
+    _d("revenue", "Total revenues", "money",
+       r"total (?:net )?revenues?", r"net revenues?", r"total (?:net )?sales", r"net sales", r"revenues?",
+       r"top[- ]line", r"turnover", r"sales"),
+    _d("gross_profit", "Gross profit", "money", r"gross profits?"),
+    _d("gross_margin", "Gross margin", "percent", r"gross (?:profit )?margins?", r"GPM"),
+    _d("operating_income", "Operating income", "money",
+       r"operating (?:income|profits?)", r"income from operations", r"operating (?:loss|losses)",
+       r"loss from operations", neg=(r"loss",)),
+    _d("operating_margin", "Operating margin", "percent", r"operating (?:profit )?margins?"),
+    _d("ebitda", "EBITDA", "money", r"EBITDA"),
+    _d("ebitda_margin", "EBITDA margin", "percent", r"EBITDA margins?"),
+    _d("net_income", "Net income", "money",
+       r"net (?:income|profits?|earnings)(?: attributable to [\w ,.&'-]{1,60}?(?:shareholders|stockholders))?",
+       r"net (?:loss|losses)", r"profit attributable to [\w ,.&'-]{1,60}?(?:shareholders|owners)",
+       neg=(r"loss",)),
+    _d("net_margin", "Net margin", "percent", r"net (?:profit |income )?margins?"),
+    _d("eps_ads", "Earnings per ADS", "per_share",
+       r"(?:net )?(?:income|earnings|profit|loss) per (?:diluted )?ADS", r"per (?:diluted )?ADS",
+       neg=(r"loss",)),
+    _d("eps", "EPS", "per_share",
+       r"(?:diluted )?(?:net )?(?:earnings|income|loss) per (?:diluted )?(?:common )?share", r"(?:diluted )?EPS",
+       r"per diluted share", neg=(r"loss",)),
+    _d("affo", "AFFO", "money", r"AFFO", r"adjusted funds from operations"),
+    _d("ffo", "FFO", "money", r"(?:core )?FFO", r"funds from operations"),
+    _d("cost_of_revenue", "Cost of revenue", "money",
+       r"(?:total )?costs? of (?:revenues?|sales|goods sold)", r"COGS"),
+    _d("operating_expenses", "Operating expenses", "money",
+       r"(?:total )?operating expenses", r"opex", r"total expenses"),
+    _d("rd_expenses", "R&D expenses", "money",
+       r"R&D (?:expenses?|spending|costs?)", r"research and development (?:expenses?|costs?)"),
+    _d("sm_expenses", "Selling and marketing expenses", "money",
+       r"(?:selling|sales) and marketing (?:expenses?|costs?)", r"S&M expenses?"),
+    _d("ga_expenses", "G&A expenses", "money",
+       r"general and administrative (?:expenses?|costs?)", r"G&A (?:expenses?|costs?)"),
+    _d("sga_expenses", "SG&A expenses", "money",
+       r"SG&A(?: expenses?)?", r"selling, general,? and administrative (?:expenses?|costs?)"),
+    _d("capex", "Capex", "money", r"capital expenditures?", r"cap ?ex", r"capital spending"),
+    _d("free_cash_flow", "Free cash flow", "money", r"free cash flows?", r"FCF"),
+    _d("operating_cash_flow", "Operating cash flow", "money",
+       r"(?:net )?cash (?:flows? )?(?:provided by|from|generated (?:by|from)) operati(?:ons|ng activities)",
+       r"operating cash flows?"),
+    _d("cash", "Cash", "money",
+       r"cash, cash equivalents,? (?:and|&) (?:short-term |restricted cash|marketable securities|investments)"
+       r"[\w ,-]{0,40}?(?=\s(?:of|were|was|amounted|totaled|totalled|reached|at|stood))",
+       r"cash and (?:cash )?equivalents", r"cash (?:position|balance|on hand|reserves?)", r"total cash"),
+    _d("backlog", "Backlog", "money", r"(?:total )?backlog", r"remaining performance obligations?", r"RPO"),
+    _d("bookings", "Bookings", "money", r"(?:total )?(?:net )?bookings", r"orders? intake", r"new orders"),
+    _d("aum", "AUM", "money", r"assets under management", r"AUM"),
+    _d("same_store_sales", "Same-store sales", "percent",
+       r"same[- ]store sales", r"comparable (?:store )?sales", r"comp(?:arable)? (?:store )?sales", r"comps"),
+    _d("net_interest_margin", "Net interest margin", "percent", r"net interest margins?", r"NIM"),
+    _d("net_interest_income", "Net interest income", "money", r"net interest income"),
+    _d("dividend", "Dividend per share", "per_share", r"(?:quarterly |cash )?dividends? (?:of|per share)"),
+    _d("share_repurchase", "Share repurchases", "money",
+       r"share (?:repurchases?|buybacks?)", r"repurchased", r"bought back"),
+    _d("arr", "ARR", "money", r"annual(?:ized)? recurring revenues?", r"ARR"),
+    _d("tax_rate", "Tax rate", "percent", r"(?:effective )?tax rate"),
+)
+
+# A segment or product revenue named in the text: "AI revenue", "public cloud revenues",
+# "revenues from enterprise cloud services", "revenues contributed by Xiaomi and Kingsoft ecosystem".
+SEGMENT_BEFORE = re.compile(r"(?P<seg>(?:[A-Za-z][\w&/'-]*\s){1,4})(?:services?\s|business\s|segment\s)?revenues?\b$")
+SEGMENT_AFTER = re.compile(
+    r"^\s(?:from|contributed by|generated (?:by|from))\s(?:our\s|the\s)?"
+    r"(?P<seg>(?:[A-Za-z][\w&/'-]*\s){0,4}?[A-Za-z][\w&/'-]*?)(?=\s(?:services|business|segment)\b|[,.;]|\s(?:was|were|"
+    r"reached|grew|increased|decreased|rose|fell|declined|amounted|totaled|came|of|at|is|are|has|have)\b)"
+)
+SEGMENT_TERMS_OF = re.compile(r"\bin terms of (?P<seg>[\w&/' -]{2,40}?)(?: services| business| segment)?, $", re.I)
+SEGMENT_STOP = frozenset(
+    "our the total net quarterly this its of in and record consolidated annual fiscal year quarter quarterly "
+    "adjusted gaap non-gaap reported organic higher lower strong overall group company's company first second "
+    "third fourth full-year full that these those which a an to for from with by on as at was were is are "
+    "increased decreased grew average recurring deferred interest other operating more less same we you they i "
+    "will would have has had be been being it better much different following new various all some such "
+    "high-margin low-margin strong stronger weak solid healthy margin overall entire your their my "
+    "generate generated contributed achieve achieving drive driving expand expanding expect expects expected "
+    "see saw seeing grow growing deliver delivered report reported recognize recognized book booked record "
+    "recorded to into delivering posted post guide guided estimate our".split()
+)
+COST_LINE = re.compile(
+    r"^(?:(?:our|the|total|adjusted)\s)?(?P<name>(?:(?!costs?\b|expenses\b)[A-Za-z][\w&/-]*\s(?:and\s)?){0,3}"
+    r"(?!costs?\b|expenses\b)[A-Za-z][\w&/-]*)\s(?P<what>costs?|expenses)\b"
+    r"(?=\s(?:and (?P<name2>other|[A-Za-z][\w&/-]*) (?:costs|expenses)\s)?(?:were|was|decreased|increased|rose|fell|declined|"
+    r"amounted|totaled|grew|reached|came))",
+    re.I,
+)
+BASIS_ADJUSTED = re.compile(r"\b(?:adjusted|non-?GAAP|non-?IFRS|underlying|pro forma|core)\s+(?:[\w&-]+\s+)?$", re.I)
+BASIS_GAAP = re.compile(r"(?<!non-)(?<!non )\b(?:GAAP|IFRS|reported)\s+(?:[\w&-]+\s+)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricMention:
+    """A metric named in a sentence, at [start, end) of the sentence text."""
+
+    key: str
+    name: str
+    kind: MetricKind
+    start: int
+    end: int
+    basis: Literal["adjusted", "gaap"] | None
+    negative: bool
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """A compiled set of metric definitions (the base catalogue plus config extensions)."""
+
+    defs: tuple[MetricDef, ...]
+    pattern: re.Pattern[str]
+    group_def: dict[str, MetricDef]
+    negatives: dict[str, re.Pattern[str]]
+
+    def get(self, key: str) -> MetricDef | None:
+        base = key.removeprefix("adjusted_").removeprefix("gaap_")
+        return next((d for d in self.defs if d.key in (key, base)), None)
+
+
+def compile_catalogue(defs: Sequence[MetricDef]) -> Catalogue:
+    """One alternation of every alias, longest first, each alias its own named group."""
+    pairs = sorted(
+        ((alias, d) for d in defs for alias in d.aliases), key=lambda p: len(p[0].replace("\\", "")), reverse=True
+    )
+    groups: dict[str, MetricDef] = {}
+    parts: list[str] = []
+    for i, (alias, d) in enumerate(pairs):
+        name = f"m{i}"
+        groups[name] = d
+        parts.append(f"(?P<{name}>{alias})")
+    pattern = re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
+    negatives = {d.key: re.compile("|".join(d.negative_aliases), re.I) for d in defs if d.negative_aliases}
+    return Catalogue(tuple(defs), pattern, groups, negatives)
+
+
+CATALOGUE_DEFS: dict[str, MetricDef] = {d.key: d for d in BASE_CATALOGUE}
+
+
+@lru_cache(maxsize=8)
+def catalogue(extra: tuple[MetricDef, ...] = ()) -> Catalogue:
+    """The compiled catalogue, extended with company-specific KPIs from config."""
+    return compile_catalogue((*extra, *BASE_CATALOGUE))
+
+
+def _basis(sentence: str, start: int, matched: str) -> Literal["adjusted", "gaap"] | None:
+    window = sentence[max(0, start - 30) : start]
+    if re.search(r"\b(?:adjusted|non-?GAAP|non-?IFRS)\b", matched, re.I) or BASIS_ADJUSTED.search(window):
+        return "adjusted"
+    if BASIS_GAAP.search(window):
+        return "gaap"
+    return None
+
+
+def _segment_words(words: list[str]) -> str | None:
+    kept: list[str] = []
+    for w in reversed(words):
+        if w.lower() in SEGMENT_STOP or not w[0].isalpha():
+            break
+        kept.insert(0, w)
+    return " ".join(kept[-3:]) or None
+
+
+def _segment_revenue(sentence: str, start: int, end: int) -> str | None:
+    """The segment named around a 'revenue' mention, if any ('AI revenue' -> 'AI')."""
+    before = SEGMENT_BEFORE.search(sentence[max(0, start - 60) : end])
+    if before:
+        seg = _segment_words(before.group("seg").split())
+        if seg:
+            return seg
+    after = SEGMENT_AFTER.match(sentence[end : end + 80])
+    if after:
+        words = after.group("seg").split()
+        if words and not any(w.lower() in SEGMENT_STOP - {"and"} for w in words):
+            return " ".join(words)
+    terms = SEGMENT_TERMS_OF.search(sentence[max(0, start - 60) : start])
+    if terms:
+        return terms.group("seg")
+    return None
+
+
+def find_mentions(sentence: str, cat: Catalogue) -> list[MetricMention]:
+    """Every metric mention in a sentence, left to right, non-overlapping."""
+    out: list[MetricMention] = []
+    cost = COST_LINE.match(sentence)
+    for m in cat.pattern.finditer(sentence):
+        group = m.lastgroup
+        if group is None:
+            continue
+        d = cat.group_def[group]
+        matched = m.group(0)
+        basis = _basis(sentence, m.start(), matched)
+        key, name = d.key, d.name
+        if d.key == "revenue" and not matched.lower().startswith("total"):
+            seg = _segment_revenue(sentence, m.start(), m.end())
+            if seg:
+                key, name = f"{slug(seg)}_revenue", f"{seg[0].upper()}{seg[1:]} revenue"
+        neg_pattern = cat.negatives.get(d.key)
+        negative = bool(neg_pattern and neg_pattern.search(matched))
+        if basis == "adjusted":
+            key, name = f"adjusted_{key}", f"Adjusted {name[0].lower()}{name[1:]}" if not name[:3].isupper() else (
+                f"Adjusted {name}")
+        out.append(MetricMention(key, name, d.kind, m.start(), m.end(), basis, negative))
+    if cost and not any(mm.start < cost.end() and cost.start("name") < mm.end for mm in out):
+        label = cost.group("name")
+        what = cost.group("what").lower()
+        noun = "costs" if what.startswith("cost") else "expenses"
+        mention = MetricMention(
+            f"{slug(label)}_{noun}", f"{label[0].upper()}{label[1:]} {noun}", "money",
+            cost.start("name"), cost.end(), _basis(sentence, cost.start("name"), cost.group(0)), False,
+        )
+        out.insert(0, mention)
+        if cost.group("name2"):
+            second = cost.group("name2")
+            at = sentence.find(f"{second} {noun}", cost.end())
+            if at >= 0:
+                out.insert(1, MetricMention(f"{slug(second)}_{noun}", f"{second[0].upper()}{second[1:]} {noun}",
+                                            "money", at, at + len(second) + len(noun) + 1, None, False))
+    return out
+
+
+def find_metric_key(text: str, extra: tuple[MetricDef, ...] = ()) -> str | None:
+    """The catalogue key a user's words name ('adjusted ebitda margin' -> 'adjusted_ebitda_margin')."""
+    mentions = find_mentions(text, catalogue(extra))
+    if not mentions:
+        return None
+    best = max(mentions, key=lambda mm: mm.end - mm.start)
+    return best.key
+
+
+def names(extra: Iterable[MetricDef] = ()) -> dict[str, str]:
+    """Display name of every catalogue key, including adjusted variants."""
+    out: dict[str, str] = {}
+    for d in (*extra, *BASE_CATALOGUE):
+        out[d.key] = d.name
+        if d.kind in ("money", "percent", "per_share"):
+            out[f"adjusted_{d.key}"] = f"Adjusted {d.name if d.name[:3].isupper() else d.name.lower()}"
+    return out
+
+
+CATALOGUE = CATALOGUE_DEFS
