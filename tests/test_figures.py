@@ -139,7 +139,9 @@ def test_not_figures(sentence: str) -> None:
          "reaffirmed"),
     ],
 )
-def test_numeric_guidance(sentence: str, metric: str, low: float, high: float, unit: str, direction: str | None) -> None:
+def test_numeric_guidance(
+    sentence: str, metric: str, low: float, high: float, unit: str, direction: str | None
+) -> None:
     report = extract(doc(sentence))
     numeric = [g for g in report.guidance if g.kind == "numeric"]
     assert len(numeric) == 1

@@ -96,8 +96,15 @@ def _where(g: Guidance) -> str | None:
     return ", ".join(parts) or None
 
 
+def _shorten(text: str, limit: int = 220) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit - 1)
+    return text[: cut if cut > limit // 2 else limit - 1].rstrip(",;: ") + "…"
+
+
 def outlook_line(g: Guidance) -> OutlookLine:
-    text = g.text
+    text = _shorten(g.text)
     if g.kind == "refusal":
         text = f"No guidance: {g.text}"
     rng = None
@@ -120,6 +127,7 @@ def headline(report: Report) -> list[Metric]:
             chosen.append(found)
     segments = sorted(
         (m for m in report.metrics if m.key.endswith("_revenue") and m.key not in ("revenue", "adjusted_revenue")
+         and not m.key.startswith(("cost_of", "adjusted_cost_of"))
          and m.unit not in ("%", "count")),
         key=lambda m: -abs(m.value),
     )

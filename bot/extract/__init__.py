@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.models import CompanyConfig, MetricAlias
 from bot.extract.amounts import Amount, decimals
 from bot.extract.checks import (
     Stated,
@@ -17,11 +16,11 @@ from bot.extract.checks import (
     direction_contradiction,
 )
 from bot.extract.figures import Reading, change_sign, read_sentence
-from bot.extract.guidance import SAFE_HARBOR, find_guidance
+from bot.extract.guidance import NUMERIC_CUE, SAFE_HARBOR, find_guidance
 from bot.extract.identity import default_currency, identify
 from bot.extract.metrics import MetricDef, MetricMention, catalogue
 from bot.extract.sentences import Sentence, sentences
-from bot.models import Change, Document, Flag, Mention, Metric, Period, Prior, Report
+from bot.models import Change, CompanyConfig, Document, Flag, Mention, Metric, MetricAlias, Period, Prior, Report
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
 UP_WORDS = re.compile(r"\b(?:increas\w*|grew|growth|rose|up|higher|improv\w*|gain\w*|jump\w*|surg\w*)\b", re.I)
@@ -35,6 +34,11 @@ FIRST_TIME = re.compile(
     re.I,
 )
 ANALYST = re.compile(r"analyst", re.I)
+REPORTED = re.compile(
+    r"\b(?:was|were|reached|totall?ed|amounted|came in|grew|increased|decreased|rose|fell|declined|ended|"
+    r"generated|delivered|achieved|reported|posted)\b",
+    re.I,
+)
 # Metrics whose value is itself a rate of change: "same-store sales increased 3.4%" states the value.
 GROWTH_KEYS = ("same_store_sales",)
 
@@ -62,7 +66,7 @@ def _step(a: Amount) -> float:
         return 1.0
     written = float(m.group(0).replace(",", ""))
     scale = abs(a.value / written) if written else 1.0
-    return 10 ** -decimals(a.raw) * (scale or 1.0)
+    return float(10.0 ** -decimals(a.raw)) * (scale or 1.0)
 
 
 def _stated(a: Amount, sign: float = 1.0) -> Stated:
@@ -77,6 +81,22 @@ def _unit(a: Amount) -> str:
     if a.kind == "money" and a.unit:
         return a.unit
     return {"percent": "%", "pp": "pp", "bps": "bps", "multiple": "x"}.get(a.kind, a.unit or "count")
+
+
+def _doubtful(s: Sentence, readings: list[Reading], a: int, b: int) -> Flag:
+    """A figure the text itself marks as doubtful: '(sic ...)' after it, or square brackets around it."""
+    note = s.text[a:b]
+    if note.lower().startswith("(sic"):
+        near = [r for r in readings if 0 <= a - r.amount.end <= 3]
+        what = f"“{s.text[near[0].amount.start : a].strip()}”" if near else "a figure"
+        owner = near[0].mention if near else None
+        message = f"{owner.name + ': ' if owner else ''}the text marks {what} as doubtful {note}"
+    else:
+        inside = [r for r in readings if a <= r.amount.start < b]
+        owner = inside[0].mention if inside else None
+        message = f"{owner.name + ': ' if owner else ''}the text puts {note} in brackets (an unconfirmed figure)"
+    return Flag(kind="doubtful", message=message[:1].upper() + message[1:], quote=s.text, start=s.start, end=s.end,
+                metric=owner.key if owner else None)
 
 
 def _observe(s: Sentence, readings: list[Reading], report_period: str | None) -> list[Observation]:
@@ -246,14 +266,11 @@ def extract(
         seg = s.segment
         if seg.operator or (seg.title and ANALYST.search(seg.title)) or SAFE_HARBOR.search(s.text):
             continue
+        if seg.section == "table" or (NUMERIC_CUE.search(s.text) and not REPORTED.search(s.text)):
+            continue  # table rows carry no scale or period of their own; prose states the headline figures
         reading = read_sentence(s.text, cat, currency)
         for a, b in reading.doubtful:
-            note = s.text[a:b]
-            what = "marks a figure as doubtful" if note.lower().startswith("(sic") else "brackets a figure"
-            flags.append(Flag(kind="doubtful", message=f"The text {what}: {note}", quote=s.text,
-                              start=s.start, end=s.end,
-                              metric=next((r.mention.key for r in reading.readings
-                                           if abs(r.amount.end - a) < 40 or (a <= r.amount.start < b)), None)))
+            flags.append(_doubtful(s, reading.readings, a, b))
         for r in reading.readings:
             if r.amount.kind == "money" and r.amount.unit and r.amount.currency_explicit:
                 currencies[r.amount.unit] += 1

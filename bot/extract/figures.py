@@ -63,7 +63,8 @@ SHARE_AFTER = re.compile(r"^\s*of\s(?:our\s|the\s)?(?:total\s|overall\s)?(?P<of>
 CURRENT_AFTER = re.compile(r"^\W{0,3}(?:this|in the|for the|during the) (?:quarter|period|year)\b", re.I)
 CARRIED_CHANGE = re.compile(
     r"[\s,]*(?:(?:year[- ]over[- ]year|yoy|sequentially|quarter[- ]over[- ]quarter|from (?:the )?(?:last|prior|"
-    r"previous) (?:quarter|year))[\s,]*)?(?:and|or)\s+(?:by\s)?",
+    r"previous) (?:quarter|year))[\s,]*)?(?:(?:growth|increase|decrease|decline|rise)[\s,]*)?(?:and|or)\s+"
+    r"(?:by\s)?",
     re.I,
 )
 RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
@@ -113,7 +114,10 @@ def read_sentence(text: str, cat: Catalogue, default_currency: str | None) -> Se
     result = SentenceReading()
     for pattern in (SIC, BRACKETED):
         result.doubtful.extend((m.start(), m.end()) for m in pattern.finditer(text))
-    amounts = [a for a in find_amounts(text, default_currency) if not _in_sic_note(a, text, result.doubtful)]
+    amounts = [
+        a for a in find_amounts(text, default_currency)
+        if a.high is None and not _in_sic_note(a, text, result.doubtful)
+    ]
     if not amounts:
         return result
     mentions = find_mentions(text, cat)
@@ -176,12 +180,17 @@ def _in_sic_note(a: Amount, text: str, spans: list[tuple[int, int]]) -> bool:
 
 
 def _role(amount: Amount, before: str, after: str, left: str) -> Role:
-    if PRIOR_BEFORE.search(left) and not re.search(r"\bto\s(?:the\s)?(?:a\s)?(?:positive\s)?$", left, re.I):
-        if not re.search(r"\bgrew|\bgrowth\b", left[-25:], re.I) or amount.kind != "percent":
-            return "prior"
-    if PRIOR_AFTER.match(after) and amount.kind != "pp" and not CURRENT_AFTER.match(after):
-        if not CHANGE_VERB.search(left):
-            return "prior"
+    if (
+        PRIOR_BEFORE.search(left)
+        and not re.search(r"\bto\s(?:the\s)?(?:a\s)?(?:positive\s)?$", left, re.I)
+        and (not re.search(r"\bgrew|\bgrowth\b", left[-25:], re.I) or amount.kind != "percent")
+    ):
+        return "prior"
+    if (
+        PRIOR_AFTER.match(after) and amount.kind != "pp" and not CURRENT_AFTER.match(after)
+        and not CHANGE_VERB.search(left)
+    ):
+        return "prior"
     if amount.kind in ("pp", "bps"):
         return "change"
     if amount.kind == "percent" and (CHANGE_VERB.search(left) or CHANGE_NOUN_AFTER.match(after)):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from bot.extract.amounts import Amount, find_amounts, format_amount
 from bot.extract.metrics import Catalogue, MetricMention, find_mentions
 from bot.extract.sentences import Sentence
-from bot.models import Direction, Guidance
+from bot.models import Direction, Guidance, GuidanceKind
 
 SAFE_HARBOR = re.compile(
     r"forward[- ]looking statements?|Private Securities Litigation|Safe Harbou?r|differ materially|"
@@ -18,7 +18,8 @@ SAFE_HARBOR = re.compile(
 )
 FORWARD = re.compile(
     r"\b(?:expect\w*|anticipat\w*|guid(?:ance|e|ed|ing)|outlook|forecast\w*|project(?:ed|ing|ion)\b|"
-    r"target(?:s|ed|ing)?\b|going forward|looking (?:ahead|forward)|we see\b|we will\b|we'll\b|will (?:continue|be|remain)|"
+    r"target(?:s|ed|ing)?\b|going forward|looking (?:ahead|forward)|we see\b|we will\b|we'll\b|"
+    r"will (?:continue|be|remain)|"
     r"is going to|are going to|in the (?:coming|following|next) (?:quarters?|years?|months)|down the road|"
     r"next (?:quarter|year|fiscal)|for (?:the )?(?:full )?(?:fiscal )?(?:year )?20\d\d\b|this year\b|"
     r"plus or minus|confident)",
@@ -32,13 +33,15 @@ STRONG = re.compile(
 )
 PAST_GUIDANCE = re.compile(
     r"(?:above|below|exceed\w*|beat|in line with|within|high end of|low end of|top of|midpoint of)\s(?:the\s)?"
-    r"(?:high end of\s|low end of\s|top end of\s)?(?:our|the|its)\s(?:\w+\s){0,2}(?:guidance|outlook|range|expectations)",
+    r"(?:high end of\s|low end of\s|top end of\s)?(?:our|the|its)\s(?:\w+\s){0,2}"
+    r"(?:guidance|outlook|range|expectations)",
     re.I,
 )
 REFUSAL = re.compile(
     r"\b(?:not|no longer|don't|do not|won't|will not|aren't|never)\s(?:going to\s)?(?:be\s)?(?:give|giving|provide|"
     r"providing|offer|offering|issue|issuing|guide|guiding|update)\b[^.]{0,40}?\b(?:guidance|guide|outlook|forecast|"
-    r"targets?)|\bnot (?:providing|giving) (?:any |a )?(?:\w+ )?(?:guidance|outlook)|\bwithdr[ae]w\w* (?:its |our |the )?"
+    r"targets?)|\bnot (?:providing|giving) (?:any |a )?(?:\w+ )?(?:guidance|outlook)|"
+    r"\bwithdr[ae]w\w* (?:its |our |the )?"
     r"(?:\w+ )?(?:guidance|outlook)|\bsuspend\w* (?:its |our |the )?(?:\w+ )?(?:guidance|outlook)",
     re.I,
 )
@@ -82,7 +85,10 @@ NUMERIC_CUE = re.compile(
     re.I,
 )
 CURRENT_PERIOD_AFTER = re.compile(r"^\W{0,3}(?:for |in |during )?(?:this|the|last) (?:quarter|period)\b", re.I)
-SCORE_STRONG = re.compile(r"\b(?:expect\w*|anticipat\w*|guid\w*|outlook|confident|will continue to|going forward)", re.I)
+SCORE_STRONG = re.compile(
+    r"\b(?:expect\w*|anticipat\w*|guid\w*|outlook|confident|will continue to|going forward|(?:is|are) going to be)",
+    re.I,
+)
 SCORE_HORIZON = re.compile(
     r"\b(?:this year|next year|(?:coming|following|next|several) quarters|down the road|for 20\d\d|in 20\d\d)", re.I
 )
@@ -145,6 +151,7 @@ def find_guidance(
     out: list[Guidance] = []
     candidates: list[tuple[int, int, Guidance]] = []
     guidance_table = False
+    table_period: str | None = None
     for s in sentences:
         seg = s.segment
         if seg.operator or (seg.title and re.search(r"analyst", seg.title, re.I)):
@@ -152,6 +159,7 @@ def find_guidance(
         text = s.text
         if seg.section != "table":
             guidance_table = bool(GUIDANCE_HEADING.search(text) and re.search(r"follow|below|table|summar", text, re.I))
+            table_period = _period_label(text, report_year) if guidance_table else None
         if SAFE_HARBOR.search(text) or text.rstrip().endswith("?"):
             continue
         in_table = seg.section == "table" and guidance_table
@@ -171,7 +179,7 @@ def find_guidance(
         numeric = ranged if (ranged and (cued or STRONG.search(text))) else (
             [a for a in amounts if not CURRENT_PERIOD_AFTER.match(text[a.end :])] if cued and mentions else [])
         if numeric:
-            period = _period_label(text, report_year)
+            period = _period_label(text, report_year) or (table_period if in_table else None)
             for a in numeric:
                 owner = _owner(mentions, a)
                 basis = BASIS_LABEL.search(text[max(0, a.start - 12) : a.start])
@@ -192,10 +200,12 @@ def find_guidance(
         owner = mentions[0] if mentions else None
         score = 2 * len(SCORE_STRONG.findall(text)) + 2 * len(SCORE_HORIZON.findall(text)) + (1 if topic else 0)
         score += 1 if seg.section == "qa" else 0
+        score -= 2 if len(text) > 300 else 0
+        score -= 1 if not mentions else 0
         item = _make(s, owner, None, "qualitative", _clean(text), period=_period_label(text, report_year),
                      name=None if owner else topic.group("topic").lower() if topic else None,
                      direction=_direction(text) if re.search(r"guidance|outlook", text, re.I) else None)
-        if score < 3:
+        if score < 4 or (not mentions and not SCORE_HORIZON.search(text)):
             continue
         candidates.append((score, len(out), item))
         out.append(item)
@@ -204,7 +214,7 @@ def find_guidance(
 
 
 def _make(
-    s: Sentence, owner: MetricMention | None, amount: Amount | None, kind: str, text: str, *,
+    s: Sentence, owner: MetricMention | None, amount: Amount | None, kind: GuidanceKind, text: str, *,
     period: str | None, direction: Direction | None, name: str | None = None,
 ) -> Guidance:
     low = high = None
@@ -215,7 +225,7 @@ def _make(
         unit = amount.unit or ("count" if amount.kind == "number" else None)
     return Guidance(
         metric=name or (owner.name if owner else None), period=period, low=low, high=high, unit=unit,
-        direction=direction, kind=kind,  # type: ignore[arg-type]
+        direction=direction, kind=kind,
         text=text, quote=s.text, speaker=s.segment.speaker, start=s.start, end=s.end,
         section=s.segment.section, translation=s.segment.translation,
     )

@@ -11,8 +11,7 @@ from importlib import resources
 
 import yaml
 
-from bot.models import CompanyConfig
-from bot.models import Document, Period
+from bot.models import CompanyConfig, Document, Period
 
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 EXCHANGE_TICKER = re.compile(
@@ -29,7 +28,8 @@ REPORTS = re.compile(
     r"Delivers)\b"
 )
 QUARTER_YEAR = re.compile(
-    r"\b(?:(?P<ord>first|second|third|fourth)[- ]quarter(?:\sof)?(?:\s(?:fiscal(?:\syear)?|FY)\s?)?\s?(?P<y1>(?:19|20)\d\d)"
+    r"\b(?:(?P<ord>first|second|third|fourth)[- ]quarter(?:\sof)?(?:\s(?:fiscal(?:\syear)?|FY)\s?)?\s?"
+    r"(?P<y1>(?:19|20)\d\d)"
     r"|Q(?P<q2>[1-4])\s(?:of\s)?(?:fiscal(?:\syear)?\s|FY\s?)?(?P<y2>(?:19|20)\d\d)"
     r"|Q(?P<q3>[1-4])\s?FY\s?(?P<y3>\d\d(?:\d\d)?)"
     r"|(?P<q4>[1-4])Q\s?(?:FY)?(?P<y4>\d\d)\b"

@@ -96,21 +96,24 @@ SEGMENT_AFTER = re.compile(
 )
 SEGMENT_TERMS_OF = re.compile(r"\bin terms of (?P<seg>[\w&/' -]{2,40}?)(?: services| business| segment)?, $", re.I)
 SEGMENT_STOP = frozenset(
-    "our the total net quarterly this its of in and record consolidated annual fiscal year quarter quarterly "
-    "adjusted gaap non-gaap reported organic higher lower strong overall group company's company first second "
-    "third fourth full-year full that these those which a an to for from with by on as at was were is are "
-    "increased decreased grew average recurring deferred interest other operating more less same we you they i "
-    "will would have has had be been being it better much different following new various all some such "
-    "high-margin low-margin strong stronger weak solid healthy margin overall entire your their my "
-    "generate generated contributed achieve achieving drive driving expand expanding expect expects expected "
-    "see saw seeing grow growing deliver delivered report reported recognize recognized book booked record "
-    "recorded to into delivering posted post guide guided estimate our".split()
+    (
+        "our the total net quarterly this its of in and record consolidated annual fiscal year quarter "
+        "adjusted gaap non-gaap reported organic higher lower strong overall group company's company first "
+        "second third fourth full-year full that these those which a an to for from with by on as at was were "
+        "is are increased decreased grew average recurring deferred interest other operating more less same "
+        "we you they i will would have has had be been being it better much different following new various "
+        "all some such high-margin low-margin stronger weak solid healthy margin entire your their my "
+        "generate generated contributed achieve achieving drive driving expand expanding expect expects "
+        "expected see saw seeing grow growing deliver delivered report recognize recognized book booked "
+        "recorded into delivering posted post guide guided estimate achieved reached generates drove delivers "
+        "reports "
+    ).split()
 )
 COST_LINE = re.compile(
     r"^(?:(?:our|the|total|adjusted)\s)?(?P<name>(?:(?!costs?\b|expenses\b)[A-Za-z][\w&/-]*\s(?:and\s)?){0,3}"
     r"(?!costs?\b|expenses\b)[A-Za-z][\w&/-]*)\s(?P<what>costs?|expenses)\b"
-    r"(?=\s(?:and (?P<name2>other|[A-Za-z][\w&/-]*) (?:costs|expenses)\s)?(?:were|was|decreased|increased|rose|fell|declined|"
-    r"amounted|totaled|grew|reached|came))",
+    r"(?=\s(?:and (?P<name2>other|[A-Za-z][\w&/-]*) (?:costs|expenses)\s)?"
+    r"(?:were|was|decreased|increased|rose|fell|declined|amounted|totaled|grew|reached|came))",
     re.I,
 )
 BASIS_ADJUSTED = re.compile(r"\b(?:adjusted|non-?GAAP|non-?IFRS|underlying|pro forma|core)\s+(?:[\w&-]+\s+)?$", re.I)
