@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.errors import InputError
 from bot.extract import extract
 from bot.extract.load import load_bytes
-from bot.errors import InputError
 from tests.corpus import SEED, require_shared
 
 CLI = [sys.executable, "-m", "bot.cli"]

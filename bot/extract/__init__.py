@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from bot.extract.amounts import Amount, decimals
 from bot.extract.checks import (
@@ -15,13 +16,15 @@ from bot.extract.checks import (
     consistent,
     direction_contradiction,
 )
+from bot.extract.facts import Facts, sentences_with
 from bot.extract.figures import Reading, change_sign, read_sentence
-from bot.extract.guidance import NUMERIC_CUE, SAFE_HARBOR, find_guidance
+from bot.extract.guidance import NUMERIC_CUE, SAFE_HARBOR_PHRASES, find_guidance
 from bot.extract.identity import default_currency, identify
 from bot.extract.metrics import MetricDef, MetricMention, catalogue
 from bot.extract.sentences import Sentence, sentences
 from bot.models import Change, CompanyConfig, Document, Flag, Mention, Metric, MetricAlias, Period, Prior, Report
 
+DIGIT = re.compile(r"\d")
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
 UP_WORDS = re.compile(r"\b(?:increas\w*|grew|growth|rose|up|higher|improv\w*|gain\w*|jump\w*|surg\w*)\b", re.I)
 DOWN_WORDS = re.compile(r"\b(?:decreas\w*|declin\w*|fell|down|lower|drop\w*|reduc\w*|shr[iu]nk\w*)\b", re.I)
@@ -81,6 +84,17 @@ def _unit(a: Amount) -> str:
     if a.kind == "money" and a.unit:
         return a.unit
     return {"percent": "%", "pp": "pp", "bps": "bps", "multiple": "x"}.get(a.kind, a.unit or "count")
+
+
+def _first_time(text: str) -> set[str]:
+    """What the text says turned positive 'for the first time' (searched only around that phrase)."""
+    out: set[str] = set()
+    at = text.find("for the first time")
+    while at >= 0:
+        window = text[max(0, at - 90) : at + 18]
+        out.update(m.group("what").lower().strip() for m in FIRST_TIME.finditer(window))
+        at = text.find("for the first time", at + 1)
+    return out
 
 
 def _doubtful(s: Sentence, readings: list[Reading], a: int, b: int) -> Flag:
@@ -259,16 +273,20 @@ def extract(
     cat = catalogue(extra)
     currency = default_currency(document.text)
     all_sentences = sentences(document)
+    facts = Facts(cat)
     currencies: Counter[str] = Counter()
     readings_by_sentence: list[tuple[Sentence, list[Reading]]] = []
     flags: list[Flag] = []
-    for s in all_sentences:
+    boilerplate = sentences_with(document.text, all_sentences, SAFE_HARBOR_PHRASES)
+    for position, s in enumerate(all_sentences):
         seg = s.segment
-        if seg.operator or (seg.title and ANALYST.search(seg.title)) or SAFE_HARBOR.search(s.text):
+        if position in boilerplate or seg.section == "table" or not DIGIT.search(s.text):
             continue
-        if seg.section == "table" or (NUMERIC_CUE.search(s.text) and not REPORTED.search(s.text)):
+        if seg.operator or (seg.title and ANALYST.search(seg.title)):
+            continue
+        if NUMERIC_CUE.search(s.text.lower()) and not REPORTED.search(s.text):
             continue  # table rows carry no scale or period of their own; prose states the headline figures
-        reading = read_sentence(s.text, cat, currency)
+        reading = read_sentence(s.text, facts.amounts(s, currency), partial(facts.mentions, s))
         for a, b in reading.doubtful:
             flags.append(_doubtful(s, reading.readings, a, b))
         for r in reading.readings:
@@ -278,14 +296,15 @@ def extract(
     ident = identify(document, currencies, companies)
     observations = [o for s, rs in readings_by_sentence for o in _observe(s, rs, ident.period.label)]
     metrics_out = [_build(g, flags) for g in _group(observations)]
-    qualifiers = {m.group("what").lower().strip() for m in FIRST_TIME.finditer(document.text)}
+    qualifiers = _first_time(document.text)
     metrics_out = [
         m.model_copy(update={"qualifier": "first positive"})
         if any(q and q in m.name.lower() and not m.key.endswith("margin") for q in qualifiers) else m
         for m in metrics_out
     ]
     guidance = find_guidance(
-        all_sentences, cat, default_currency=currency or ident.currency, report_year=ident.period.fiscal_year
+        document.text, all_sentences, facts, default_currency=currency or ident.currency,
+        report_year=ident.period.fiscal_year,
     )
     return Report(
         company=ident.company, ticker=ident.ticker, kind=document.kind,

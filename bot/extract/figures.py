@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.extract.amounts import Amount, find_amounts
-from bot.extract.metrics import Catalogue, MetricMention, find_mentions
+from bot.extract.amounts import Amount
+from bot.extract.metrics import MetricMention
 
 Role = Literal["current", "change", "prior"]
 Timeframe = Literal["yoy", "qoq"]
 
+# Year-over-year and quarter-over-quarter phrases; applied to lower-cased text (much faster than re.I).
 YOY = re.compile(
     r"year[- ]over[- ]year|year[- ]on[- ]year|\byoy\b|\by/y\b|(?:same|corresponding|comparable) (?:period|quarter)"
     r"(?: of| in)?(?: the)? (?:last|prior|previous|a) year|(?:same|corresponding|comparable) (?:period|quarter)"
     r" (?:of |in )?(?:fiscal )?(?:19|20)\d\d|\b(?:last|prior|previous) year\b|a year ago|year[- ]ago|"
     r"prior[- ]year|(?:versus|vs\.?|compared (?:with|to)|from) (?:the )?(?:first|second|third|fourth) quarter of "
     r"(?:fiscal )?(?:last year|(?:19|20)\d\d)|\bannual(?:ly)?\b",
-    re.I,
 )
 QOQ = re.compile(
     r"quarter[- ](?:over|on)[- ]quarter|\bq[- ]?(?:o|on)[- ]?q\b|\bq/q\b|sequential(?:ly)?|"
     r"\b(?:last|previous|prior|preceding|the fourth|the third) quarter\b|(?:versus|vs\.?|compared (?:with|to)|from) "
     r"(?:the )?(?:prior|previous|preceding|last|sequential) quarter",
-    re.I,
 )
 # A prior-period phrase right after an amount: "RMB1,052 million in the last quarter".
 PRIOR_AFTER = re.compile(
@@ -45,7 +45,6 @@ CHANGE_VERB = re.compile(
     r"reduc\w*|lower|higher|soar\w*|advanc\w*|slipp?\w*|shr[iu]nk\w*|plunge\w*|change\w*)"
     r"\s(?:(?:of|by|approximately|about|roughly|nearly|over|more\sthan|almost|around|some|significantly|"
     r"sharply|strongly|a|an|just|only)\s){0,3}$",
-    re.I,
 )
 CHANGE_NOUN_AFTER = re.compile(
     r"^\s?(?:(?:year[- ]over[- ]year|yoy|y/y|sequential|quarter[- ]over[- ]quarter|q/q|qoq|organic|annual)\s)?"
@@ -91,10 +90,36 @@ class SentenceReading:
 
 
 def _timeframe(text: str) -> Timeframe | None:
+    text = text.lower()
     y, q = YOY.search(text), QOQ.search(text)
     if y and (not q or y.start() <= q.start()):
         return "yoy"
     return "qoq" if q else None
+
+
+class Frames:
+    """The year-over-year and quarter-over-quarter phrases of one sentence, found once."""
+
+    __slots__ = ("_found", "_text")
+
+    def __init__(self, text: str) -> None:
+        low = text.lower()
+        self._text = low if len(low) == len(text) else text
+        self._found: list[tuple[int, int, Timeframe]] | None = None
+
+    def within(self, lo: int, hi: int) -> Timeframe | None:
+        if self._found is None:
+            low = self._text
+            found: list[tuple[int, int, Timeframe]] = []
+            if "year" in low or "y/y" in low or "yoy" in low or "annual" in low:
+                found = [(m.start(), m.end(), "yoy") for m in YOY.finditer(low)]
+            found += [(m.start(), m.end(), "qoq") for m in QOQ.finditer(self._text)]
+            found.sort()
+            self._found = found
+        for start, end, tf in self._found:
+            if start >= lo and end <= hi:
+                return tf
+        return None
 
 
 def _compatible(mention: MetricMention, amount: Amount, role: Role) -> bool:
@@ -109,22 +134,26 @@ def _compatible(mention: MetricMention, amount: Amount, role: Role) -> bool:
     return mention.kind in ("count", "any")
 
 
-def read_sentence(text: str, cat: Catalogue, default_currency: str | None) -> SentenceReading:
-    """Assign each amount in a sentence to a metric mention with a role (current value, change, prior)."""
+def read_sentence(
+    text: str, found: list[Amount], mentions_of: Callable[[], list[MetricMention]]
+) -> SentenceReading:
+    """Assign each amount in a sentence to a metric mention with a role (current value, change, prior).
+
+    `found` are the sentence's amounts; `mentions_of` gives its metric mentions (computed only when needed).
+    """
     result = SentenceReading()
-    for pattern in (SIC, BRACKETED):
-        result.doubtful.extend((m.start(), m.end()) for m in pattern.finditer(text))
-    amounts = [
-        a for a in find_amounts(text, default_currency)
-        if a.high is None and not _in_sic_note(a, text, result.doubtful)
-    ]
+    if "[" in text or "(sic" in text.lower():
+        for pattern in (SIC, BRACKETED):
+            result.doubtful.extend((m.start(), m.end()) for m in pattern.finditer(text))
+    amounts = [a for a in found if a.high is None and not _in_sic_note(a, text, result.doubtful)]
     if not amounts:
         return result
-    mentions = find_mentions(text, cat)
+    mentions = mentions_of()
     if not mentions:
         return result
     if RESPECTIVELY.search(text) and _respectively(text, mentions, amounts, result):
         return result
+    frames = Frames(text)
     taken: set[tuple[str, Role, str | None]] = set()
     prev_role: Role | None = None
     prev_direction: str | None = None
@@ -142,11 +171,13 @@ def read_sentence(text: str, cat: Catalogue, default_currency: str | None) -> Se
         timeframe: Timeframe | None = None
         share_of: str | None = None
         if role == "prior":
-            timeframe = _timeframe(after[:70]) or _timeframe(text[amount.end :]) or _timeframe(text)
+            end = amount.end + len(after)
+            timeframe = (frames.within(amount.end, min(end, amount.end + 70)) or frames.within(amount.end, len(text))
+                         or frames.within(0, len(text)))
         elif role == "change":
-            timeframe = _timeframe(after[:90]) or _timeframe(text[amount.end :]) or _timeframe(
-                text[mention.start : amount.start]
-            )
+            end = amount.end + len(after)
+            timeframe = (frames.within(amount.end, min(end, amount.end + 90)) or frames.within(amount.end, len(text))
+                         or frames.within(mention.start, amount.start))
         elif amount.kind == "percent" and mention.kind in ("money", "any"):
             cue = SHARE_CUE.search(text[mention.end : amount.start])
             share = SHARE_AFTER.match(after)
@@ -167,7 +198,7 @@ def read_sentence(text: str, cat: Catalogue, default_currency: str | None) -> Se
 
 
 def _direction(*, left: str, after: str) -> str | None:
-    verb = CHANGE_VERB.search(left)
+    verb = CHANGE_VERB.search(left.lower())
     if verb:
         return verb.group(0).split()[0]
     noun = CHANGE_NOUN_AFTER.match(after)
@@ -188,12 +219,12 @@ def _role(amount: Amount, before: str, after: str, left: str) -> Role:
         return "prior"
     if (
         PRIOR_AFTER.match(after) and amount.kind != "pp" and not CURRENT_AFTER.match(after)
-        and not CHANGE_VERB.search(left)
+        and not CHANGE_VERB.search(left.lower())
     ):
         return "prior"
     if amount.kind in ("pp", "bps"):
         return "change"
-    if amount.kind == "percent" and (CHANGE_VERB.search(left) or CHANGE_NOUN_AFTER.match(after)):
+    if amount.kind == "percent" and (CHANGE_VERB.search(left.lower()) or CHANGE_NOUN_AFTER.match(after)):
         return "change"
     return "current"
 

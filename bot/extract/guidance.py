@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.extract.amounts import Amount, find_amounts, format_amount
-from bot.extract.metrics import Catalogue, MetricMention, find_mentions
+from bot.extract.amounts import Amount, format_amount
+from bot.extract.facts import Facts, sentences_with
+from bot.extract.metrics import MetricMention
 from bot.extract.sentences import Sentence
 from bot.models import Direction, Guidance, GuidanceKind
 
-SAFE_HARBOR = re.compile(
-    r"forward[- ]looking statements?|Private Securities Litigation|Safe Harbou?r|differ materially|"
-    r"undertakes? no (?:obligation|duty)|does not undertake any obligation|risks? and uncertainties|"
-    r"risk factors|Exchange Act of 1934|Securities Act of 1933|reconciliation of (?:these )?non-GAAP",
-    re.I,
+# Safe-harbour boilerplate is recognised by literal phrases (lower case), found with one scan per document.
+SAFE_HARBOR_PHRASES = (
+    "forward-looking statement", "forward looking statement", "private securities litigation", "safe harbor",
+    "safe harbour", "differ materially", "undertake no obligation", "undertakes no obligation",
+    "undertake no duty", "not undertake any obligation", "risks and uncertainties", "risk and uncertainties",
+    "risk factors", "exchange act of 1934", "securities act of 1933", "reconciliation of non-gaap",
+    "reconciliation of these non-gaap",
 )
 FORWARD = re.compile(
     r"\b(?:expect\w*|anticipat\w*|guid(?:ance|e|ed|ing)|outlook|forecast\w*|project(?:ed|ing|ion)\b|"
@@ -77,8 +80,15 @@ FILLER = re.compile(
     re.I,
 )
 BASIS_LABEL = re.compile(r"(?P<label>non-GAAP|GAAP|non-IFRS|IFRS|adjusted)\s?:?\s*$", re.I)
-GUIDANCE_HEADING = re.compile(r"\b(?:targets?|guidance|outlook|expectations)\b", re.I)
+GUIDANCE_HEADING = re.compile(r"\b(?:targets?|guidance|outlook|expectations)\b")
 MAX_QUALITATIVE = 4
+ANALYST = re.compile(r"analyst", re.I)
+# Cheap substring test before any regex: a sentence without one of these cannot be forward-looking.
+CUES = (
+    "expect", "anticipat", "guid", "outlook", "forecast", "project", "target", "going", "looking", "we see", "will",
+    "we'll", "coming", "following", "next", "down the road", "for 20", "for fiscal", "this year", "plus or minus",
+    "confident", "withdr", "suspend", "reaffirm", "reiterat", "maintain",
+)
 NUMERIC_CUE = re.compile(
     r"\b(?:expect\w*|anticipat\w*|guid(?:ance|e|ed|ing)|outlook|forecast\w*|project(?:ed|ing)\b|targets?\b|"
     r"plus or minus|estimat\w*|range)",
@@ -90,7 +100,7 @@ SCORE_STRONG = re.compile(
     re.I,
 )
 SCORE_HORIZON = re.compile(
-    r"\b(?:this year|next year|(?:coming|following|next|several) quarters|down the road|for 20\d\d|in 20\d\d)", re.I
+    r"\b(?:this year|next year|(?:coming|following|next|several) quarters|down the road|for 20\d\d|in 20\d\d)"
 )
 
 
@@ -145,38 +155,45 @@ def _range_text(a: Amount) -> str:
 
 
 def find_guidance(
-    sentences: Sequence[Sentence], cat: Catalogue, *, default_currency: str | None, report_year: int | None
+    text_of_document: str, sentences: Sequence[Sentence], facts: Facts, *, default_currency: str | None,
+    report_year: int | None,
 ) -> list[Guidance]:
     """Numeric guidance, qualitative outlook and refusals, in document order."""
+    cued_sentences = sentences_with(text_of_document, sentences, CUES)
+    boilerplate = sentences_with(text_of_document, sentences, SAFE_HARBOR_PHRASES)
     out: list[Guidance] = []
     candidates: list[tuple[int, int, Guidance]] = []
     guidance_table = False
     table_period: str | None = None
-    for s in sentences:
+    for position, s in enumerate(sentences):
         seg = s.segment
-        if seg.operator or (seg.title and re.search(r"analyst", seg.title, re.I)):
+        if seg.section != "table" and position not in cued_sentences:
+            guidance_table = False
+            continue
+        if seg.operator or (seg.title and ANALYST.search(seg.title)):
             continue
         text = s.text
+        low = text.lower()
         if seg.section != "table":
-            guidance_table = bool(GUIDANCE_HEADING.search(text) and re.search(r"follow|below|table|summar", text, re.I))
+            guidance_table = bool(GUIDANCE_HEADING.search(low) and re.search(r"follow|below|table|summar", low))
             table_period = _period_label(text, report_year) if guidance_table else None
-        if SAFE_HARBOR.search(text) or text.rstrip().endswith("?"):
+        if position in boilerplate or text.rstrip().endswith("?"):
             continue
         in_table = seg.section == "table" and guidance_table
-        refusal = REFUSAL.search(text)
+        refusal = REFUSAL.search(low)
         if refusal:
-            mentions = find_mentions(text, cat)
+            mentions = facts.mentions(s)
             out.append(_make(s, mentions[0] if mentions else None, None, "refusal", _clean(text),
                              period=_period_label(text, report_year),
                              direction="withdrawn" if re.search(r"withdr|suspend", text, re.I) else None))
             continue
-        if not (in_table or FORWARD.search(text)) or PAST_GUIDANCE.search(text):
+        if not (in_table or FORWARD.search(low)) or PAST_GUIDANCE.search(low):
             continue
-        amounts = [a for a in find_amounts(text, default_currency) if a.kind in ("money", "percent", "pp", "multiple")]
-        mentions = find_mentions(text, cat)
+        amounts = [a for a in facts.amounts(s, default_currency) if a.kind in ("money", "percent", "pp", "multiple")]
+        mentions = facts.mentions(s)
         ranged = [a for a in amounts if a.high is not None]
-        cued = in_table or NUMERIC_CUE.search(text)
-        numeric = ranged if (ranged and (cued or STRONG.search(text))) else (
+        cued = in_table or NUMERIC_CUE.search(low)
+        numeric = ranged if (ranged and (cued or STRONG.search(low))) else (
             [a for a in amounts if not CURRENT_PERIOD_AFTER.match(text[a.end :])] if cued and mentions else [])
         if numeric:
             period = _period_label(text, report_year) or (table_period if in_table else None)
@@ -192,20 +209,20 @@ def find_guidance(
                                  f"{' ' + period if period else ''}: {_range_text(a)}", period=period, name=name,
                                  direction=_direction(text)))
             continue
-        if amounts or not STRONG.search(text) or not TREND.search(text):
+        if amounts or not STRONG.search(low) or not TREND.search(low):
             continue
-        topic = TOPIC.search(text)
+        topic = TOPIC.search(low)
         if not mentions and not topic:
             continue
         owner = mentions[0] if mentions else None
-        score = 2 * len(SCORE_STRONG.findall(text)) + 2 * len(SCORE_HORIZON.findall(text)) + (1 if topic else 0)
+        score = 2 * len(SCORE_STRONG.findall(low)) + 2 * len(SCORE_HORIZON.findall(low)) + (1 if topic else 0)
         score += 1 if seg.section == "qa" else 0
         score -= 2 if len(text) > 300 else 0
         score -= 1 if not mentions else 0
         item = _make(s, owner, None, "qualitative", _clean(text), period=_period_label(text, report_year),
                      name=None if owner else topic.group("topic").lower() if topic else None,
                      direction=_direction(text) if re.search(r"guidance|outlook", text, re.I) else None)
-        if score < 4 or (not mentions and not SCORE_HORIZON.search(text)):
+        if score < 4 or (not mentions and not SCORE_HORIZON.search(low)):
             continue
         candidates.append((score, len(out), item))
         out.append(item)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from bot.extract.phrases import Hit, PhraseIndex, expand
+
 MetricKind = Literal["money", "percent", "per_share", "count", "any"]
 
 
@@ -139,32 +141,51 @@ def slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """A compiled set of metric definitions (the base catalogue plus config extensions)."""
+    """A compiled set of metric definitions (the base catalogue plus config extensions).
+
+    Aliases that expand to a small set of phrases are matched word by word (fast); the few that do not
+    (open-ended patterns) are regexes, tried only when their literal prefix occurs in the sentence.
+    """
 
     defs: tuple[MetricDef, ...]
-    pattern: re.Pattern[str]
-    group_def: dict[str, MetricDef]
+    index: PhraseIndex[MetricDef]
+    fallbacks: tuple[tuple[str, re.Pattern[str], MetricDef], ...]
     negatives: dict[str, re.Pattern[str]]
 
     def get(self, key: str) -> MetricDef | None:
         base = key.removeprefix("adjusted_").removeprefix("gaap_")
         return next((d for d in self.defs if d.key in (key, base)), None)
 
+    def hits(self, sentence: str) -> list[Hit[MetricDef]]:
+        found = self.index.find(sentence)
+        if self.fallbacks:
+            folded = sentence.lower()
+            for prefix, pattern, d in self.fallbacks:
+                if prefix in folded:
+                    found.extend(Hit(m.start(), m.end(), d) for m in pattern.finditer(sentence))
+            found.sort(key=lambda h: (h.start, -(h.end - h.start)))
+            kept: list[Hit[MetricDef]] = []
+            for h in found:
+                if not kept or h.start >= kept[-1].end:
+                    kept.append(h)
+            found = kept
+        return found
+
 
 def compile_catalogue(defs: Sequence[MetricDef]) -> Catalogue:
-    """One alternation of every alias, longest first, each alias its own named group."""
-    pairs = sorted(
-        ((alias, d) for d in defs for alias in d.aliases), key=lambda p: len(p[0].replace("\\", "")), reverse=True
-    )
-    groups: dict[str, MetricDef] = {}
-    parts: list[str] = []
-    for i, (alias, d) in enumerate(pairs):
-        name = f"m{i}"
-        groups[name] = d
-        parts.append(f"(?P<{name}>{alias})")
-    pattern = re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
+    phrases: list[tuple[str, MetricDef]] = []
+    fallbacks: list[tuple[str, re.Pattern[str], MetricDef]] = []
+    for d in defs:
+        for alias in d.aliases:
+            expanded = expand(alias)
+            if expanded is not None:
+                phrases.extend((p, d) for p in expanded)
+                continue
+            prefix = re.split(r"[\\(\[.?*+{|]", alias, maxsplit=1)[0].lower()
+            pattern = re.compile(r"(?<![\w-])(?:" + alias + r")(?![\w-])", re.IGNORECASE)
+            fallbacks.append((prefix, pattern, d))
     negatives = {d.key: re.compile("|".join(d.negative_aliases), re.I) for d in defs if d.negative_aliases}
-    return Catalogue(tuple(defs), pattern, groups, negatives)
+    return Catalogue(tuple(defs), PhraseIndex(phrases), tuple(fallbacks), negatives)
 
 
 CATALOGUE_DEFS: dict[str, MetricDef] = {d.key: d for d in BASE_CATALOGUE}
@@ -216,16 +237,13 @@ def find_mentions(sentence: str, cat: Catalogue) -> list[MetricMention]:
     """Every metric mention in a sentence, left to right, non-overlapping."""
     out: list[MetricMention] = []
     cost = COST_LINE.match(sentence)
-    for m in cat.pattern.finditer(sentence):
-        group = m.lastgroup
-        if group is None:
-            continue
-        d = cat.group_def[group]
-        matched = m.group(0)
-        basis = _basis(sentence, m.start(), matched)
+    for hit in cat.hits(sentence):
+        d = hit.payload
+        matched = sentence[hit.start : hit.end]
+        basis = _basis(sentence, hit.start, matched)
         key, name = d.key, d.name
         if d.key == "revenue" and not matched.lower().startswith("total"):
-            seg = _segment_revenue(sentence, m.start(), m.end())
+            seg = _segment_revenue(sentence, hit.start, hit.end)
             if seg:
                 key, name = f"{slug(seg)}_revenue", f"{seg[0].upper()}{seg[1:]} revenue"
         neg_pattern = cat.negatives.get(d.key)
@@ -233,7 +251,7 @@ def find_mentions(sentence: str, cat: Catalogue) -> list[MetricMention]:
         if basis == "adjusted":
             key, name = f"adjusted_{key}", f"Adjusted {name[0].lower()}{name[1:]}" if not name[:3].isupper() else (
                 f"Adjusted {name}")
-        out.append(MetricMention(key, name, d.kind, m.start(), m.end(), basis, negative))
+        out.append(MetricMention(key, name, d.kind, hit.start, hit.end, basis, negative))
     if cost and not any(mm.start < cost.end() and cost.start("name") < mm.end for mm in out):
         label = cost.group("name")
         what = cost.group("what").lower()
