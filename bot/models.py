@@ -110,12 +110,17 @@ class Period(Frozen):
 
 
 class Change(Frozen):
-    """Changes the text states; keys that were not said are omitted from JSON."""
+    """Changes the text states; keys that were not said are omitted from JSON.
+
+    `pct` / `pp` hold a change the text states without saying against which period.
+    """
 
     yoy_pct: float | None = None
     qoq_pct: float | None = None
     yoy_pp: float | None = None
     qoq_pp: float | None = None
+    pct: float | None = None
+    pp: float | None = None
 
     @model_serializer
     def _said_only(self) -> dict[str, float]:

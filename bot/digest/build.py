@@ -48,7 +48,10 @@ def _num(x: float) -> str:
 def _change(m: Metric) -> tuple[str | None, Trend | None, bool]:
     """The change to show: a stated one first (QoQ for quarterly calls as the text gives it), else computed."""
     c = m.change
-    for value, suffix in ((c.qoq_pct, "% QoQ"), (c.yoy_pct, "% YoY"), (c.qoq_pp, "pp QoQ"), (c.yoy_pp, "pp YoY")):
+    stated = (
+        (c.qoq_pct, "% QoQ"), (c.yoy_pct, "% YoY"), (c.qoq_pp, "pp QoQ"), (c.yoy_pp, "pp YoY"), (c.pct, "%"), (c.pp, "pp")
+    )
+    for value, suffix in stated:
         if value is not None:
             arrow, trend = _arrow(value)
             return f"{arrow} {_num(value)}{suffix}", trend, False

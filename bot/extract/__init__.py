@@ -63,13 +63,23 @@ class Observation:
     value_sign: float = 1.0
 
 
-def _step(a: Amount) -> float:
+def _step(a: Amount, *, round_figures: bool = False) -> float:
+    """The rounding step a figure was written with ('1,187.4' -> 0.1 of its unit).
+
+    With `round_figures`, trailing zeros of a whole number are not taken as precision ("RMB300 million" may be
+    299.1 rounded): used to tell whether two statements are the same figure, never for arithmetic checks.
+    """
     m = NUMBER.search(a.raw)
     if not m:
         return 1.0
-    written = float(m.group(0).replace(",", ""))
+    digits = m.group(0).replace(",", "")
+    written = float(digits)
     scale = abs(a.value / written) if written else 1.0
-    return float(10.0 ** -decimals(a.raw)) * (scale or 1.0)
+    places = decimals(a.raw)
+    if round_figures and places == 0 and "." not in digits:
+        # "RMB300 million" is a round figure: its trailing zeros are not precision.
+        places = -(len(digits) - len(digits.rstrip("0"))) if digits.strip("0") else 0
+    return float(10.0 ** -places) * (scale or 1.0)
 
 
 def _stated(a: Amount, sign: float = 1.0) -> Stated:
@@ -138,11 +148,12 @@ def _observe(s: Sentence, readings: list[Reading], report_period: str | None) ->
         elif r.role == "change" and obs.value is None and r.mention.key.endswith(GROWTH_KEYS):
             obs.value = r.amount
             obs.value_sign = change_sign(r) if r.amount.value >= 0 else 1.0
-        elif r.role == "change" and r.timeframe:
+        elif r.role == "change":
             kind = "pp" if r.amount.kind in ("pp", "bps") else "pct"
             factor = 0.01 if r.amount.kind == "bps" else 1.0
             sign = change_sign(r) if r.amount.value >= 0 else 1.0
-            obs.changes.setdefault(f"{r.timeframe}_{kind}", (sign * factor, r.amount))
+            # A change said without its comparison period is kept as such, never assigned one.
+            obs.changes.setdefault(f"{r.timeframe}_{kind}" if r.timeframe else kind, (sign * factor, r.amount))
         elif r.role == "prior" and r.timeframe:
             obs.priors.setdefault("prior_year" if r.timeframe == "yoy" else "prior_quarter", r.amount)
             if obs.said is None and obs.value is not None:
@@ -168,7 +179,7 @@ def _agrees(a: Amount, b: Amount) -> bool:
             return True
         if x.bound == "max" and y.value <= x.value:
             return True
-    return consistent(_stated(a), _stated(b))
+    return consistent(Stated(a.value, _step(a, round_figures=True)), Stated(b.value, _step(b, round_figures=True)))
 
 
 def _build(group: list[Observation], flags: list[Flag]) -> Metric:
@@ -260,9 +271,18 @@ def _group(observations: list[Observation]) -> list[list[Observation]]:
             groups[k].append([o])
     out: list[list[Observation]] = []
     for k in order:
-        # The first statement of a metric wins; later different values are other contexts (segments, periods).
-        out.append(max(groups[k], key=lambda g: (len(g), -g[0].sentence.start)))
+        # Different values under one name are other contexts (segments, regions, periods): the headline one is
+        # the statement that says "total"/"consolidated" or names the quarter, else the first one.
+        out.append(max(groups[k], key=lambda g: (max(_headline_score(o) for o in g), len(g), -g[0].sentence.start)))
     return out
+
+
+def _headline_score(o: Observation) -> int:
+    said = o.sentence.text[max(0, o.mention.start - 40) : o.mention.end].lower()
+    score = 2 if ("total" in said or "consolidated" in said) else 0
+    if "quarter" in said or "this period" in said:
+        score += 1
+    return score
 
 
 def extract(

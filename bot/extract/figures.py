@@ -66,6 +66,8 @@ CARRIED_CHANGE = re.compile(
     r"(?:by\s)?",
     re.I,
 )
+FOLLOWING_OWNER = re.compile(r"\s(?:in|of|from)\s(?:[\w-]+\s){0,2}", re.I)
+PER_SHARE_AFTER = re.compile(r"^\s?(?:per|a)\s(?:basic\s|diluted\s|fully\sdiluted\s)?(?P<what>share|ADS|ADR)\b", re.I)
 RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
 SIC = re.compile(r"\(sic\b[^)]*\)", re.I)
 BRACKETED = re.compile(r"\[[^\]]*\d[^\]]*\]")
@@ -165,7 +167,7 @@ def read_sentence(
         if prev_role == "change" and amount.kind == amounts[i - 1].kind and CARRIED_CHANGE.fullmatch(before):
             role = "change"
         prev_role = role
-        mention = _owner(mentions, amount, role)
+        mention = _per_share(mentions, amount, after) or _owner(mentions, amount, role, text)
         if mention is None:
             continue
         timeframe: Timeframe | None = None
@@ -177,7 +179,7 @@ def read_sentence(
         elif role == "change":
             end = amount.end + len(after)
             timeframe = (frames.within(amount.end, min(end, amount.end + 90)) or frames.within(amount.end, len(text))
-                         or frames.within(mention.start, amount.start))
+                         or frames.within(mention.start, amount.start) or frames.within(0, mention.start))
         elif amount.kind == "percent" and mention.kind in ("money", "any"):
             cue = SHARE_CUE.search(text[mention.end : amount.start])
             share = SHARE_AFTER.match(after)
@@ -229,7 +231,7 @@ def _role(amount: Amount, before: str, after: str, left: str) -> Role:
     return "current"
 
 
-def _owner(mentions: list[MetricMention], amount: Amount, role: Role) -> MetricMention | None:
+def _owner(mentions: list[MetricMention], amount: Amount, role: Role, text: str) -> MetricMention | None:
     """The nearest metric mention before the amount that can take it; else one just after it."""
     preceding = [m for m in mentions if m.end <= amount.start]
     if role == "change" or amount.kind in ("pp", "bps"):
@@ -241,11 +243,30 @@ def _owner(mentions: list[MetricMention], amount: Amount, role: Role) -> MetricM
     for m in reversed(preceding):
         if _compatible(m, amount, role):
             return m
-    following = [m for m in mentions if m.start >= amount.end and m.start - amount.end <= 40]
+    following = [m for m in mentions if m.start >= amount.end and FOLLOWING_OWNER.fullmatch(text[amount.end : m.start])]
     for m in following:
         if _compatible(m, amount, role) and amount.kind == "money" == m.kind:
             return m
     return None
+
+
+def _per_share(mentions: list[MetricMention], amount: Amount, after: str) -> MetricMention | None:
+    """'net income was $35.4 million or $0.94 per diluted share': the per-share figure is EPS."""
+    if amount.kind != "money":
+        return None
+    m = PER_SHARE_AFTER.match(after)
+    if not m:
+        return None
+    before = [x for x in mentions if x.end <= amount.start]
+    if before and before[-1].kind == "per_share":
+        return None
+    basis = before[-1].basis if before else None
+    negative = bool(before and before[-1].negative)
+    ads = m.group("what").upper() in ("ADS", "ADR")
+    key, name = ("eps_ads", "Earnings per ADS") if ads else ("eps", "EPS")
+    if basis == "adjusted":
+        key, name = f"adjusted_{key}", f"Adjusted {name}"
+    return MetricMention(key, name, "per_share", amount.end, amount.end + m.end(), basis, negative)
 
 
 def _respectively(

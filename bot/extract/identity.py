@@ -112,7 +112,7 @@ def identify(document: Document, amounts_currencies: Counter[str], companies: Se
     if known is None and company:
         known = match_company(company, directory)
     if known is None:
-        known = _find_named(head, directory)
+        known = _find_named((document.title or "") + "\n" + document.text[:600], directory)
     if known is not None:
         company, ticker = known.name, ticker or known.ticker
     period = _period(document, head)

@@ -75,7 +75,7 @@ BASE_CATALOGUE: tuple[MetricDef, ...] = (
        r"[\w ,-]{0,40}?(?=\s(?:of|were|was|amounted|totaled|totalled|reached|at|stood))",
        r"cash and (?:cash )?equivalents", r"cash (?:position|balance|on hand|reserves?)", r"total cash"),
     _d("backlog", "Backlog", "money", r"(?:total )?backlog", r"remaining performance obligations?", r"RPO"),
-    _d("bookings", "Bookings", "money", r"(?:total )?(?:net )?bookings", r"orders? intake", r"new orders"),
+    _d("bookings", "Bookings", "money", r"(?:total )?(?:net )?bookings", r"orders? intake", r"(?:new )?orders"),
     _d("aum", "AUM", "money", r"assets under management", r"AUM"),
     _d("same_store_sales", "Same-store sales", "percent",
        r"same[- ]store sales", r"comparable (?:store )?sales", r"comp(?:arable)? (?:store )?sales", r"comps"),
@@ -90,7 +90,9 @@ BASE_CATALOGUE: tuple[MetricDef, ...] = (
 
 # A segment or product revenue named in the text: "AI revenue", "public cloud revenues",
 # "revenues from enterprise cloud services", "revenues contributed by Xiaomi and Kingsoft ecosystem".
-SEGMENT_BEFORE = re.compile(r"(?P<seg>(?:[A-Za-z][\w&/'-]*\s){1,4})(?:services?\s|business\s|segment\s)?revenues?\b$")
+SEGMENT_BEFORE = re.compile(
+    r"(?P<seg>(?:[A-Za-z][\w&/'-]*\s){1,4})(?:services?\s|business\s|segment\s)?(?:net\s)?(?:revenues?|sales)\b$"
+)
 SEGMENT_AFTER = re.compile(
     r"^\s(?:from|contributed by|generated (?:by|from))\s(?:our\s|the\s)?"
     r"(?P<seg>(?:[A-Za-z][\w&/'-]*\s){0,4}?[A-Za-z][\w&/'-]*?)(?=\s(?:services|business|segment)\b|[,.;]|\s(?:was|were|"

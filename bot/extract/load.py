@@ -1,0 +1,286 @@
+"""Document loading: bytes or a file in any supported format -> a Document (English text plus segments)."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import logging
+import re
+from itertools import islice
+from pathlib import Path
+
+from bot.errors import InputError
+from bot.extract.load_html import DATELINE, parse_html, parse_markdown, release, row_paras
+from bot.extract.load_transcript import (
+    TERMINAL,
+    Para,
+    Parsed,
+    clean,
+    colon_speaker_count,
+    doubled_speaker_lines,
+    line_paragraphs,
+    parse_colon_speakers,
+    parse_json,
+    parse_sentence_lines,
+    parse_speaker_lines,
+    parse_timestamped,
+)
+from bot.models import Document, Segment
+
+__all__ = ["MAX_BYTES", "load_bytes", "load_path"]
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES: int = 10 * 1024 * 1024
+
+PDF_MAGIC = re.compile(rb"\s*%PDF-")
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+NEWLINES = re.compile(r"\r\n?")
+HTML_START = re.compile(r"\s*(?:<!doctype\s+html|<html\b|<head\b|<body\b|<document>|<!--|<\?xml[^>]*\?>\s*<html\b)", re.I)
+HTML_TAG = re.compile(r"<(?:div|p|table|tr|td|span|font|br|h[1-6]|b|i|a|ul|li)\b[^<>]{0,500}>", re.I)
+XML_NOT_HTML = re.compile(r"\s*(?:<\?xml\b|<(?:rss|feed|rdf:RDF)\b)", re.I)
+TIMESTAMP_AT_LINE = re.compile(r"^\(\d{1,2}:\d{2}(?::\d{2})?\)\s", re.M)
+MD_LINK_SIGNAL = re.compile(r"\[[^\]\n]{1,300}\]\((?:https?://|/|#)[^)\s]{0,500}\)")
+MD_HEADING_LINE = re.compile(r"#{1,6}[ \t]+\S")
+MD_FIRST_HEADING = re.compile(r"\s*#{1,6}\s+\S")
+RELEASE_SIGNAL = re.compile(
+    r"\b(?:reports|announces|posts)\b[^.\n]{0,120}?\b(?:results|earnings)\b"
+    r"|\b(?:PR\s?Newswire|GLOBE\s?NEWSWIRE|BUSINESS\s?WIRE|NEWMEDIAWIRE|ACCESSWIRE|Newsfile)\b"
+    r"|\((?:NYSE|NASDAQ|Nasdaq|OTC[A-Z]*)\s*:\s*[A-Z]",
+    re.I,
+)
+BLANK_LINES = re.compile(r"\n[ \t]*\n")
+TEXT_TABLE_ROW = re.compile(r"^(?=.*\d)\S.*?\S(?: {2,}|\t+)\S.*?(?: {2,}|\t+)\S")
+CELL_GAP = re.compile(r" {2,}|\t+")
+
+
+def load_path(path: str | Path) -> Document:
+    """Read and load one file; an unreadable or oversized file is an InputError naming it."""
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(f"{file}: file is {size:,} bytes, larger than the {MAX_BYTES:,}-byte limit")
+        data = file.read_bytes()
+    except OSError as err:
+        raise InputError(f"{file}: cannot read file: {err.strerror or err.__class__.__name__}") from None
+    return load_bytes(data, name=str(file))
+
+
+def load_bytes(
+    data: bytes,
+    *,
+    name: str | None = None,
+    content_type: str | None = None,
+    url: str | None = None,
+    source: str | None = None,
+) -> Document:
+    """Detect the format from the content (name/content_type are hints) and load it as a Document."""
+    try:
+        parsed = _parse_bytes(data, name, content_type)
+        return _document(parsed, url, source)
+    except InputError as err:
+        raise InputError(f"{name}: {err}" if name else str(err)) from None
+
+
+# --------------------------------------------------------------------------- bytes -> text
+
+
+def _parse_bytes(data: bytes, name: str | None, content_type: str | None) -> Parsed:
+    if not data:
+        raise InputError("empty input: no bytes to read")
+    if len(data) > MAX_BYTES:
+        raise InputError(f"input is {len(data):,} bytes, larger than the {MAX_BYTES:,}-byte limit")
+    if PDF_MAGIC.match(data):
+        parsed = _parse_text(_pdf_text(data), markdown_hint=False)
+        parsed.format = "pdf"
+        return parsed
+    text = _decode(data)
+    hint = f"{name or ''} {content_type or ''}".lower()
+    return _parse(text, hint)
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (optionally with BOM) or UTF-16 with BOM; anything else is an InputError saying where."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as err:
+            raise InputError(f"not UTF-16 text: invalid data at offset {err.start + 2}") from None
+    else:
+        skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            raise InputError(f"binary data, not text or PDF: NUL byte at offset {nul}")
+        try:
+            text = data[skip:].decode("utf-8")
+        except UnicodeDecodeError as err:
+            offset = err.start + skip
+            raise InputError(f"not UTF-8 text: invalid byte 0x{data[offset]:02x} at offset {offset}") from None
+    controls = CONTROL.findall(text)
+    if controls and ("\x00" in controls or len(controls) * 100 > len(text)):
+        first = CONTROL.search(text)
+        where = first.start() if first else 0
+        raise InputError(f"binary data, not text or PDF: control character 0x{ord(text[where]):02x} at {where}")
+    if controls:
+        text = CONTROL.sub(" ", text)
+    return NEWLINES.sub("\n", text)
+
+
+def _pdf_text(data: bytes) -> str:
+    """The text layer of a PDF, pages separated by blank lines."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise InputError("PDF is encrypted: cannot read its text")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except InputError:
+        raise
+    except Exception as err:  # pypdf raises many unrelated types for damaged files
+        log.info("pypdf could not read a PDF: %s", err.__class__.__name__)
+        raise InputError(f"PDF could not be read: {err.__class__.__name__}") from None
+    text = NEWLINES.sub("\n", "\n\n".join(pages))
+    text = CONTROL.sub(" ", text.replace("\x00", ""))
+    if not text.strip():
+        raise InputError("PDF has no extractable text (scanned images?)")
+    return text
+
+
+# --------------------------------------------------------------------------- format detection
+
+
+def _parse(text: str, hint: str) -> Parsed:
+    if not text.strip():
+        raise InputError("empty input: only whitespace")
+    start = text.lstrip()[:1]
+    if start in ("{", "["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            if "json" in hint:
+                raise InputError(f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+        except (ValueError, RecursionError) as err:  # e.g. an integer too long to convert, deep nesting
+            raise InputError(f"not a readable JSON transcript: {err.__class__.__name__}") from None
+        else:
+            return parse_json(data)
+    head = text[:5000]
+    if start == "<":
+        if HTML_START.match(head) or HTML_TAG.search(head) or "html" in hint:
+            return parse_html(text)
+        if XML_NOT_HTML.match(head):
+            raise InputError("XML that is not HTML (a feed?) is not a document")
+    elif "html" in hint and HTML_TAG.search(head):
+        return parse_html(text)
+    return _parse_text(text, markdown_hint="markdown" in hint or hint.rstrip().endswith(".md"))
+
+
+def _parse_text(text: str, *, markdown_hint: bool) -> Parsed:
+    """Plain text or Markdown: transcripts by their layout, releases by their wording."""
+    if sum(1 for _ in islice(TIMESTAMP_AT_LINE.finditer(text), 2)) >= 2:
+        return parse_timestamped(text)
+    lines = [line.strip() for line in text.split("\n")]
+    if doubled_speaker_lines(lines) >= 2:
+        return parse_speaker_lines(text)
+    signals = _markdown_signals(text[:20_000], lines[:400])
+    if MD_FIRST_HEADING.match(text) or signals >= 3 or (markdown_hint and signals):
+        return parse_markdown(text)
+    head = [line for line in lines[:300] if line]
+    labelled, names = colon_speaker_count(head)
+    if labelled >= 3 and names >= 2 and labelled * 3 >= len(head):
+        return parse_colon_speakers(text)
+    if RELEASE_SIGNAL.search(text[:3000]) or any(DATELINE.match(line) for line in head[:30]):
+        return _parse_text_release(text)
+    return parse_sentence_lines(text)
+
+
+def _markdown_signals(head: str, lines: list[str]) -> int:
+    """How many Markdown constructs (headings, links, bold, pipe-table rows) the start of a text has."""
+    count = sum(
+        1 for line in lines if MD_HEADING_LINE.match(line) or (line.startswith("|") and line.endswith("|"))
+    )
+    if "](" in head:
+        count += len(MD_LINK_SIGNAL.findall(head))
+    return count + head.count("**") // 2
+
+
+def _parse_text_release(text: str) -> Parsed:
+    """A plain-text release: blank-line blocks, hard-wrapped lines re-joined, aligned columns as rows."""
+    paras: list[Para] = []
+    lengths = sorted(len(line) for line in text.split("\n") if line.strip())
+    width = lengths[int(len(lengths) * 0.9)] if lengths else 0
+    wrapped = width >= 40 and sum(1 for n in lengths if n >= 0.6 * width) * 2 >= len(lengths)
+    for block in BLANK_LINES.split(text):
+        lines = [line for line in block.split("\n") if line.strip()]
+        plain: list[str] = []
+        for line in lines:
+            if len(line) <= 500 and TEXT_TABLE_ROW.match(line.strip()):
+                paras.extend(Para(p) for p in _unwrap(plain, width, wrapped))
+                plain = []
+                paras.extend(row_paras([clean(cell) for cell in CELL_GAP.split(line.strip())]))
+            else:
+                plain.append(line)
+        paras.extend(Para(p) for p in _unwrap(plain, width, wrapped))
+    return release("text_release", paras)
+
+
+def _unwrap(lines: list[str], width: int, wrapped: bool) -> list[str]:
+    """Hard-wrapped lines back into paragraphs: a short line ending a sentence ends its paragraph."""
+    if not wrapped:
+        return line_paragraphs(lines)
+    out: list[str] = []
+    current: list[str] = []
+    for raw in lines:
+        line = clean(raw)
+        if not line:
+            continue
+        current.append(line)
+        if TERMINAL.search(line) and len(raw.rstrip()) < 0.75 * width:
+            out.append(" ".join(current))
+            current = []
+    if current:
+        out.append(" ".join(current))
+    return out
+
+
+# --------------------------------------------------------------------------- paragraphs -> Document
+
+
+def _document(parsed: Parsed, url: str | None, source: str | None) -> Document:
+    """Join paragraphs one per line and locate each as a Segment."""
+    paras = [p for p in parsed.paras if p.text]
+    if not paras:
+        raise InputError(f"no text found in the document ({parsed.format})")
+    segments: list[Segment] = []
+    position = 0
+    for para in paras:
+        end = position + len(para.text)
+        segments.append(
+            Segment(
+                start=position,
+                end=end,
+                speaker=para.speaker,
+                title=para.title,
+                section=para.section,
+                operator=para.operator,
+                translation=para.translation,
+                timestamp=para.timestamp,
+            )
+        )
+        position = end + 1
+    return Document(
+        text="\n".join(p.text for p in paras),
+        kind=parsed.kind,
+        format=parsed.format,
+        segments=tuple(segments),
+        title=parsed.title,
+        ticker=parsed.ticker,
+        fiscal_year=parsed.fiscal_year,
+        fiscal_quarter=parsed.fiscal_quarter,
+        url=url or parsed.url,
+        published=parsed.published,
+        source=source,
+        translation_language=parsed.translation_language,
+    )

@@ -1,0 +1,338 @@
+"""Press-release loading from markup: HTML (SEC exhibits, Workiva) and Markdown wire re-posts."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import accumulate
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from bot.errors import InputError
+from bot.extract.load_transcript import CJK, Para, Parsed, clean
+
+log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- release metadata
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+            ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+            ("oct", "october"), ("nov", "november"), ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+DATE = r"(?P<month>[A-Z][a-z]{2,8})\.?\s+(?P<day>\d{1,2}),?\s+(?P<year>(?:19|20)\d{2})"
+DATELINE = re.compile(rf"^[A-Z][^\n]{{0,80}}?[,–—-]\s*{DATE}\s*(?:--|[-–—/(])")
+RELEASE_DATE = re.compile(rf"\b(?:for\s+immediate\s+release|release\s+date|dated?)\s*:?\s*{DATE}", re.I)
+HEADLINE = re.compile(
+    r"\b(?:reports|announces|releases|posts|approves|delivers|declares)\b|\bresults\b|\bearnings\b", re.I
+)
+GENERIC_TITLE = re.compile(r"^(?:document|untitled|exhibit\s*[\d.]+|ex-?\d+(?:\.\d+)?|.*\.html?)$", re.I)
+TICKER = re.compile(r"\((?:NYSE(?:\s+American)?|NASDAQ|Nasdaq|OTC[A-Z]*|TSX|AMEX)\s*:\s*([A-Z][A-Z.]{0,6})\)")
+
+
+def published_from(paras: Sequence[Para]) -> datetime | None:
+    """The release date from a dateline ("CITY, ST - March 6, 2025 (WIRE) -") near the top."""
+    for para in paras[:40]:
+        match = DATELINE.match(para.text) or RELEASE_DATE.search(para.text)
+        if not match:
+            continue
+        month = MONTHS.get(match["month"].lower())
+        if month is None:
+            continue
+        try:
+            return datetime(int(match["year"]), month, int(match["day"]), tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def ticker_from(paras: Sequence[Para]) -> str | None:
+    """The issuer's ticker from an exchange tag "(NYSE: DHR)" near the top."""
+    for para in paras[:20]:
+        if match := TICKER.search(para.text):
+            return match.group(1).rstrip(".")
+    return None
+
+
+def headline_index(paras: Sequence[Para]) -> int | None:
+    """Index of the release headline: the first short line near the top that reads like one."""
+    for i, para in enumerate(paras[:25]):
+        if para.section != "table" and len(para.text) <= 200 and HEADLINE.search(para.text):
+            return i
+    return None
+
+
+def release(fmt: str, paras: list[Para], title: str | None = None) -> Parsed:
+    """A press release's Parsed: title (given, or the headline, marked as header), date and ticker."""
+    if title is None and (index := headline_index(paras)) is not None:
+        title = paras[index].text
+        paras[index].section = "header"
+    return Parsed(
+        fmt, "press_release", paras, title=title, published=published_from(paras), ticker=ticker_from(paras)
+    )
+
+
+# --------------------------------------------------------------------------- table rows
+
+CURRENCY_PREFIX = frozenset({"$", "US$", "USD", "€", "£", "¥", "RMB", "HK$", "NT$", "C$", "A$", "S$"})
+CLOSER = re.compile(r"^(?:\)|%|\)%|%\)|pts?|bps|x)+$")
+BULLET_CELL = re.compile(r"^[•◦▪●○■□·]$")
+BULLET_PREFIX = re.compile(r"^[•◦▪●○■□·]\s*")
+PAGE_NUMBER = re.compile(r"^(?:\d{1,3}|[\W_]+)$")  # page footers and rules like "###": not text
+
+
+def merge_cells(cells: Sequence[str]) -> list[str]:
+    """Table cells with split symbols put back: "$" + "4,655" -> "$4,655", "(12.3" + ")" -> "(12.3)"."""
+    out: list[str] = []
+    for cell in cells:
+        if not cell:
+            continue
+        if out and CLOSER.match(cell) and cell[0] in ")%":
+            out[-1] += cell
+        elif out and out[-1] in CURRENCY_PREFIX:
+            out[-1] += cell
+        else:
+            out.append(cell)
+    return out
+
+
+def row_paras(cells: Sequence[str]) -> list[Para]:
+    """One table row: a "a | b | c" row (section table), or plain text when only one cell remains."""
+    merged = merge_cells([c for c in cells if c and not BULLET_CELL.match(c)])
+    if not merged:
+        return []
+    if len(merged) == 1:
+        return [Para(merged[0])]
+    return [Para(" | ".join(merged), section="table")]
+
+
+# --------------------------------------------------------------------------- HTML
+
+BLOCK_TAGS = frozenset(
+    "address article aside blockquote body caption center dd details dialog div dl dt fieldset figcaption "
+    "figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary tbody td tfoot th "
+    "thead tr ul".split()
+)
+HEADINGS = frozenset({"h1", "h2", "h3"})
+SKIP_TAGS = frozenset(
+    "script style head title noscript template svg iframe object embed math select option button ix:header "
+    "-comment".split()
+)
+HIDDEN = re.compile(r"display\s*:\s*none", re.I)
+SUPERSCRIPT = re.compile(r"vertical-align\s*:\s*super|\btop\s*:\s*-\d", re.I)
+FOOTNOTE_MARK = re.compile(r"^[\d*†‡§,()\s]{1,4}$")
+SGML_TEXT = re.compile(r"<TEXT>(.*?)(?:</TEXT>|\Z)", re.S | re.I)
+BODY_TAG = re.compile(r"<body\b", re.I)
+SGML_DOCUMENT = re.compile(r"\s*<DOCUMENT>", re.I)
+MAX_NESTING = 2000
+NESTING_TAG = re.compile(
+    r"<(/?)(?!(?:br|img|hr|meta|link|input|col|wbr|area|base|embed|param|source|track|keygen|p|li|td|th|tr|dt"
+    r"|dd|option|optgroup|thead|tbody|tfoot|colgroup|caption|rb|rt|rtc|rp|html|head|body)\b)[A-Za-z]"
+)
+
+
+class _Lines:
+    """Accumulates inline text and flushes it as paragraphs at block boundaries."""
+
+    def __init__(self, *, in_cell: bool = False) -> None:
+        self.in_cell = in_cell
+        self.paras: list[Para] = []
+        self.buffer: list[str] = []
+        self.headings: list[str] = []
+
+    def flush(self, heading: bool = False) -> None:
+        if self.buffer:
+            text = BULLET_PREFIX.sub("", clean("".join(self.buffer)))
+            self.buffer.clear()
+            if text and (self.in_cell or not PAGE_NUMBER.match(text)):
+                self.paras.append(Para(text))
+                if heading:
+                    self.headings.append(text)
+
+
+def _footnote_mark(node: LexborNode, style: str | None) -> bool:
+    """A superscript footnote reference ("Earnings per share<sup>1</sup>"), which is not text."""
+    if node.tag != "sup" and not (style and ("super" in style or "top" in style) and SUPERSCRIPT.search(style)):
+        return False
+    return bool(FOOTNOTE_MARK.match(node.text(deep=True) or ""))
+
+
+def _walk(root: LexborNode, out: _Lines) -> None:
+    """Depth-first over `root`, iteratively (deep nesting cannot overflow the stack)."""
+    stack: list[tuple[LexborNode, str | None]] = [(root, None)]
+    while stack:
+        node, closing = stack.pop()
+        if closing is not None:
+            out.flush(heading=closing in HEADINGS)
+            continue
+        tag = node.tag or ""
+        if tag == "-text":
+            out.buffer.append(node.text_content or "")
+            continue
+        if tag in SKIP_TAGS or tag.startswith("-"):
+            continue
+        style = node.attributes.get("style")
+        if (style and "none" in style and HIDDEN.search(style)) or _footnote_mark(node, style):
+            continue
+        if tag == "br":
+            out.flush()
+            continue
+        if tag == "table" and len(node.css("table")) == 1:  # css() includes the node itself
+            out.flush()
+            _table(node, out)
+            continue
+        if tag in BLOCK_TAGS or tag == "table":
+            out.flush()
+            stack.append((node, tag))
+        children = list(node.iter(include_text=True))
+        stack.extend((child, None) for child in reversed(children))
+
+
+def _table(table: LexborNode, out: _Lines) -> None:
+    """A data table: one paragraph per row, cells joined with " | "."""
+    for row in table.css("tr"):
+        cells: list[str] = []
+        for cell in row.iter():
+            if cell.tag not in ("td", "th"):
+                continue
+            sub = _Lines(in_cell=True)
+            _walk(cell, sub)
+            sub.flush()
+            cells.append(" ".join(p.text for p in sub.paras))
+        out.paras.extend(row_paras(cells))
+
+
+def nesting_depth(text: str) -> int:
+    """How deep explicitly closed elements nest (void and auto-closing elements are not counted)."""
+    found = NESTING_TAG.findall(text)
+    return max(accumulate(-1 if slash else 1 for slash in found), default=0)
+
+
+def parse_html(text: str) -> Parsed:
+    """Visible text of an HTML release as paragraphs, with data tables read row by row."""
+    if SGML_DOCUMENT.match(text) and (wrapped := SGML_TEXT.search(text)):
+        text = wrapped.group(1)
+    if text.count("<") > MAX_NESTING and (depth := nesting_depth(text)) > MAX_NESTING:
+        # the parser's cost grows with the square of the depth; real documents nest a few dozen levels
+        raise InputError(f"HTML nests elements {depth:,} levels deep (limit {MAX_NESTING:,}): not a document")
+    tree = LexborHTMLParser(text)
+    body = tree.body
+    if body is None or not (body.text(deep=True) or "").strip():
+        if BODY_TAG.search(text):
+            raise InputError("HTML <body> has no visible text")
+        raise InputError("HTML has no <body>: nothing to read")
+    out = _Lines()
+    _walk(body, out)
+    out.flush()
+    if not out.paras:
+        raise InputError("HTML <body> has no visible text")
+    title_node = tree.css_first("title")
+    title = clean(title_node.text() or "") if title_node is not None else ""
+    if not title or GENERIC_TITLE.match(title):
+        title = out.headings[0] if out.headings else ""
+    return release("html_release", out.paras, title or None)
+
+
+# --------------------------------------------------------------------------- Markdown
+
+MD_RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
+MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+MD_BULLET = re.compile(r"^\s*(?:[*+•-]|\d{1,3}[.)])\s+")
+MD_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+MD_IMAGE = re.compile(r"!\[[^\]\n]{0,300}\]\([^)\s]{0,500}\)")
+MD_LINK = re.compile(r"\[([^\]\n]{0,300})\]\(([^)\s]{0,500})(?:\s+\"[^\"\n]{0,300}\")?\)")
+MD_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
+MD_EMPHASIS = re.compile(r"(\*{1,3})(?=[^*\s])([^*\n]{1,300}?)(?<=\S)\1|(?<!\w)(_{1,3})(?=[^_\s])([^_\n]{1,300}?)(?<=\S)\3(?!\w)")
+MD_CODE = re.compile(r"`([^`]+)`")
+MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
+MD_TAG = re.compile(r"</?[A-Za-z][^<>]{0,300}>")
+MD_LINK_ONLY = re.compile(r"^\W*(?:[\w .-]{0,40}\s[-–:]\s*)?(?:!?\[[^\]\n]{0,300}\]\([^)\s]{0,500}\)\W*)+$")
+MD_SOURCE_LINK = re.compile(r"\[(?:original|source)[^\]\n]{0,100}\]\((https?://[^)\s]{1,500})\)", re.I)
+ARCHIVE_BOILERPLATE = re.compile(
+    r"^(?:view the original release on \S+|the post .+ appeared first on .+|source:\s*\S+)\s*$", re.I
+)
+
+
+def _unwrap_emphasis(match: re.Match[str]) -> str:
+    return match.group(2) if match.group(2) is not None else match.group(4)
+
+
+def markdown_inline(text: str) -> str:
+    """Markdown inline markup to plain text: images dropped, links to their text, emphasis unwrapped."""
+    if "](" in text:
+        text = MD_LINK.sub(r"\1", MD_IMAGE.sub("", text))
+    if "<" in text:
+        text = MD_TAG.sub("", MD_AUTOLINK.sub(r"\1", text))
+    if "`" in text:
+        text = MD_CODE.sub(r"\1", text)
+    if "*" in text or "_" in text:
+        text = MD_EMPHASIS.sub(_unwrap_emphasis, MD_EMPHASIS.sub(_unwrap_emphasis, text))
+    if "\\" in text:
+        text = MD_ESCAPE.sub(r"\1", text)
+    return clean(text)
+
+
+def _trailing_links(lines: list[str]) -> tuple[int, str | None]:
+    """Where the archive's closing link block starts (after the last rule), and its source link."""
+    for i in range(len(lines) - 1, -1, -1):
+        if MD_RULE.match(lines[i]):
+            tail = [line for line in lines[i + 1 :] if line.strip()]
+            if all(MD_LINK_ONLY.match(line.strip()) for line in tail):
+                source = next((m.group(1) for line in tail if (m := MD_SOURCE_LINK.search(line))), None)
+                return i, source
+            break
+    return len(lines), None
+
+
+def parse_markdown(text: str) -> Parsed:
+    """A Markdown release as paragraphs; pipe tables become " | " rows; archive boilerplate dropped."""
+    lines = text.split("\n")
+    end, source_url = _trailing_links(lines)
+    paras: list[Para] = []
+    title: str | None = None
+    block: list[str] = []
+
+    def flush() -> None:
+        if block:
+            joined = markdown_inline(" ".join(block))
+            block.clear()
+            if joined and not ARCHIVE_BOILERPLATE.match(joined):
+                paras.append(Para(joined))
+
+    for raw in lines[:end]:
+        line = raw.strip()
+        if not line or MD_RULE.match(line) or MD_TABLE_SEP.match(line):
+            flush()
+            continue
+        if heading := MD_HEADING.match(raw):
+            flush()
+            text_ = markdown_inline(heading.group(1))
+            if text_:
+                paras.append(Para(text_, section="header" if title is None else "body"))
+                title = title or text_
+            continue
+        if line.startswith("|") or (line.count("|") >= 2 and not CJK.search(line)):
+            flush()
+            cells = [markdown_inline(cell) for cell in line.strip("|").split("|")]
+            paras.extend(row_paras(cells))
+            continue
+        if MD_BULLET.match(line):
+            flush()
+            block.append(MD_BULLET.sub("", line, count=1))
+            continue
+        block.append(line)
+    flush()
+    if not paras:
+        raise InputError("Markdown document has no text")
+    parsed = release("markdown_release", paras, title)
+    parsed.url = source_url
+    return parsed
