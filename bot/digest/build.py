@@ -49,7 +49,8 @@ def _change(m: Metric) -> tuple[str | None, Trend | None, bool]:
     """The change to show: a stated one first (QoQ for quarterly calls as the text gives it), else computed."""
     c = m.change
     stated = (
-        (c.qoq_pct, "% QoQ"), (c.yoy_pct, "% YoY"), (c.qoq_pp, "pp QoQ"), (c.yoy_pp, "pp YoY"), (c.pct, "%"), (c.pp, "pp")
+        (c.qoq_pct, "% QoQ"), (c.yoy_pct, "% YoY"), (c.qoq_pp, "pp QoQ"), (c.yoy_pp, "pp YoY"),
+        (c.pct, "%"), (c.pp, "pp"),
     )
     for value, suffix in stated:
         if value is not None:
@@ -170,7 +171,7 @@ def build_digest(report: Report, *, lang: str = "en") -> Digest:
     if lang != "en":
         lines = [fl.model_copy(update={"quote": fl.translation or fl.quote}) for fl in lines]
         head = [fl.model_copy(update={"quote": fl.translation or fl.quote}) for fl in head]
-        outlook = [o.model_copy(update={"text": o.translation or o.text, "quote": o.translation or o.quote})
+        outlook = [o.model_copy(update={"text": _shorten(o.translation or o.text), "quote": o.translation or o.quote})
                    for o in outlook]
     verified = sum(1 for m in report.metrics if m.verified)
     source = SOURCE_LABEL[report.kind]

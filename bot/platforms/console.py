@@ -63,7 +63,7 @@ def digest_renderable(digest: Digest, *, full: bool = True) -> Group:
         return Group(post)
     figures = Table(title="All figures", show_lines=True, expand=True)
     figures.add_column("Figure", style="bold", ratio=2)
-    figures.add_column("Value", justify="right", ratio=1)
+    figures.add_column("Value", justify="right", no_wrap=True, min_width=12)
     figures.add_column("Change / prior", ratio=2)
     figures.add_column("Check", justify="center", ratio=1)
     figures.add_column("Quote", ratio=6)
