@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SEED := ../shared/seed/000_b4c0d37c8ab855e5.txt
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint install clean container-test preview
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,12 +21,20 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The seed transcript's digest in the terminal, without starting the service.
+preview: $(STAMP)
+	$(BIN)/earnings-bot extract $(SEED)
+
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests
 	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Build the Docker image with podman and run it under chroot (see scripts/container-test.sh). Needs root.
+container-test:
+	bash scripts/container-test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
