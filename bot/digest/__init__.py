@@ -1,0 +1,1 @@
+"""Report -> platform-neutral digest and answers, and one renderer per platform."""

@@ -1,0 +1,1 @@
+"""Chat and terminal adapters: thin translations between the engine and each platform."""
