@@ -330,8 +330,9 @@ def _why_not(text: str, a: _Atom, digits: str, closed: bool) -> str | None:
         return "year"
     if closed and integer and _ENUMERATION.match(text, a.end):
         return "enumeration"
-    if integer and _LIST_MARK.match(text, a.end) and not text[text.rfind("\n", 0, a.start) + 1 : a.start].strip():
-        return "list marker"
+    head = text[max(0, a.start - 40) : a.start]
+    if integer and _LIST_MARK.match(text, a.end) and not head[head.rfind("\n") + 1 :].strip():
+        return "list marker"  # "1. Revenue" at the start of a line
     nxt = text[a.end + 1 : a.end + 2]
     if (after in ("-", "–") and nxt in _LETTERS) or (after == "." and "A" <= nxt <= "Z"):
         return "compound"
@@ -343,7 +344,6 @@ def _why_not(text: str, a: _Atom, digits: str, closed: bool) -> str | None:
     follows = _clean(following[0]) if following else ""
     if follows in _SPECS:
         return "spec"
-    head = text[max(0, a.start - 40) : a.start]
     parts = head.split()
     if not parts or not head[-1].isspace():
         return None
@@ -444,6 +444,8 @@ def _default(default_currency: str | None) -> str | None:
 def _glued(text: str, start: int, end: int) -> bool:
     """Digits inside a word ("Q3", "FY2024", "SU7", "21E", "1Q24"): dropped before any other reading."""
     before, after = text[start - 1 : start], text[end : end + 1]
+    if before in (",", ".") and text[start - 2 : start - 1].isdigit():
+        return True  # "1,23": a malformed group
     return (before in _LETTERS and before not in "BDRPY") or (after in _LETTERS and after not in "kKmMBbxp")
 
 
@@ -501,7 +503,7 @@ def _places(q: Decimal) -> int:
 
 
 def format_amount(value: float, unit: str | None, *, decimals: int | None = None) -> str:
-    """Short display form: "RMB1,775.7M", "$4.75B", "16.8%", "1.6pp", "50bps", "3.5x", "$2.23".
+    """Short display form: "RMB1,775.7M", "$4.75B", "16.8%", "1.6pp", "50bps", "3.5x", "$2.23" ("count": "4.1M").
 
     Money and plain numbers take the largest scale that shows the value exactly with `decimals` places
     (at most two when not given), else the largest scale rounded.
@@ -510,8 +512,9 @@ def format_amount(value: float, unit: str | None, *, decimals: int | None = None
         raise InputError(f"cannot format the non-finite amount {value}")
     if decimals is not None and decimals < 0:
         raise InputError(f"decimals must be zero or more, got {decimals}")
+    unit = None if unit == "count" else unit
     if unit is not None and unit not in _SUFFIXES and not _CODE.fullmatch(unit):
-        raise InputError(f"unknown unit {unit!r}: expected a currency code, '%', 'pp', 'bps', 'x' or None")
+        raise InputError(f"unknown unit {unit!r}: expected a currency code, '%', 'pp', 'bps', 'x', 'count' or None")
     v = abs(Decimal(repr(value)))
     most = 2 if decimals is None else decimals
     q, letter = v, ""
