@@ -163,3 +163,17 @@ def test_numeric_guidance(
 def test_guidance_kinds(sentence: str, kind: str | None) -> None:
     kinds = [g.kind for g in extract(doc(sentence)).guidance]
     assert kinds == ([kind] if kind else [])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "key", "value"),
+    [
+        ("Non-GAAP EPS increased by $0.06 to $0.43.", "adjusted_eps", 0.43),
+        ("Net income was $35.4 million or $0.94 per diluted share.", "eps", 0.94),
+        ("On an adjusted basis, net income was $22 million or $0.67 per diluted share.", "adjusted_eps", 0.67),
+    ],
+)
+def test_per_share_figures(sentence: str, key: str, value: float) -> None:
+    m = extract(doc(sentence)).metric(key)
+    assert m is not None
+    assert m.value == pytest.approx(value)

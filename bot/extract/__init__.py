@@ -148,7 +148,7 @@ def _observe(s: Sentence, readings: list[Reading], report_period: str | None) ->
         elif r.role == "change" and obs.value is None and r.mention.key.endswith(GROWTH_KEYS):
             obs.value = r.amount
             obs.value_sign = change_sign(r) if r.amount.value >= 0 else 1.0
-        elif r.role == "change":
+        elif r.role == "change" and r.amount.kind != "money":
             kind = "pp" if r.amount.kind in ("pp", "bps") else "pct"
             factor = 0.01 if r.amount.kind == "bps" else 1.0
             sign = change_sign(r) if r.amount.value >= 0 else 1.0

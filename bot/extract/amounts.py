@@ -372,6 +372,13 @@ def _propagate(text: str, atoms: list[_Atom]) -> None:
                     dst.drop = src.drop
 
 
+_BY_CHANGE = re.compile(
+    r"\b(?:increas\w*|decreas\w*|grew|grown|rose|risen|fell|fallen|declin\w*|up|down|improv\w*|reduc\w*|"
+    r"expand\w*|jump\w*|climb\w*|dropp?\w*|narrow\w*|widen\w*)\s+by\s+$",
+    re.I,
+)
+
+
 def _join(text: str, a: _Atom, b: _Atom) -> bool:
     """Read `a` and `b` as one figure (a range, a value with a tolerance) into `a`; False when they are two."""
     if b.pm and _TOLERANCE_GAP.fullmatch(text, a.end, b.start):
@@ -389,6 +396,8 @@ def _join(text: str, a: _Atom, b: _Atom) -> bool:
     gap = _RANGE_GAP.fullmatch(text, a.end, b.start)
     if gap is None or b.pm or a.from_ or a.flat or b.flat or (gap.group("and") is not None and not a.between):
         return False
+    if _BY_CHANGE.search(text[max(0, a.start - 40) : a.start]):
+        return False  # "increased by $0.06 to $0.43": a change, then the new value
     ka, kb = (a.unit, a.cur), (b.unit, b.cur)
     if ka != (None, None) and kb != (None, None) and ka != kb:
         return False  # a bare end takes the other end's currency or unit, and its scale

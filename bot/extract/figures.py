@@ -66,6 +66,7 @@ CARRIED_CHANGE = re.compile(
     r"(?:by\s)?",
     re.I,
 )
+BY_CHANGE = re.compile(r"\b(?:increas|decreas|grew|rose|fell|declin|improv|reduc|up|down)\w*\s+by\s+$", re.I)
 FOLLOWING_OWNER = re.compile(r"\s(?:in|of|from)\s(?:[\w-]+\s){0,2}", re.I)
 PER_SHARE_AFTER = re.compile(r"^\s?(?:per|a)\s(?:basic\s|diluted\s|fully\sdiluted\s)?(?P<what>share|ADS|ADR)\b", re.I)
 RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
@@ -226,6 +227,8 @@ def _role(amount: Amount, before: str, after: str, left: str) -> Role:
         return "prior"
     if amount.kind in ("pp", "bps"):
         return "change"
+    if amount.kind == "money" and BY_CHANGE.search(left):
+        return "change"  # "increased by $0.06 to $0.43": an absolute change, not the value
     if amount.kind == "percent" and (CHANGE_VERB.search(left.lower()) or CHANGE_NOUN_AFTER.match(after)):
         return "change"
     return "current"

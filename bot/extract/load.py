@@ -1,4 +1,8 @@
-"""Document loading: bytes or a file in any supported format -> a Document (English text plus segments)."""
+"""Document loading: bytes or a file in any supported format -> a Document (English text plus segments).
+
+Detects the format from the content, decodes text, reads PDFs and transcript-API JSON itself, and hands
+markup to `load_html` and transcript layouts to `load_transcript`.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,29 @@ import io
 import json
 import logging
 import re
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from bot.errors import InputError
 from bot.extract.load_html import DATELINE, parse_html, parse_markdown, release, row_paras
 from bot.extract.load_transcript import (
-    TERMINAL,
     Para,
     Parsed,
     clean,
     colon_speaker_count,
+    colon_turns,
     doubled_speaker_lines,
+    is_operator,
     line_paragraphs,
+    mark_sections,
+    paragraphs,
     parse_colon_speakers,
-    parse_json,
     parse_sentence_lines,
     parse_speaker_lines,
     parse_timestamped,
+    turn,
 )
 from bot.models import Document, Segment
 
@@ -37,7 +46,9 @@ MAX_BYTES: int = 10 * 1024 * 1024
 PDF_MAGIC = re.compile(rb"\s*%PDF-")
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 NEWLINES = re.compile(r"\r\n?")
-HTML_START = re.compile(r"\s*(?:<!doctype\s+html|<html\b|<head\b|<body\b|<document>|<!--|<\?xml[^>]*\?>\s*<html\b)", re.I)
+HTML_START = re.compile(
+    r"\s*(?:<!doctype\s+html|<html\b|<head\b|<body\b|<document>|<!--|<\?xml[^>]{0,200}\?>\s*<html\b)", re.I
+)
 HTML_TAG = re.compile(r"<(?:div|p|table|tr|td|span|font|br|h[1-6]|b|i|a|ul|li)\b[^<>]{0,500}>", re.I)
 XML_NOT_HTML = re.compile(r"\s*(?:<\?xml\b|<(?:rss|feed|rdf:RDF)\b)", re.I)
 TIMESTAMP_AT_LINE = re.compile(r"^\(\d{1,2}:\d{2}(?::\d{2})?\)\s", re.M)
@@ -165,7 +176,7 @@ def _parse(text: str, hint: str) -> Parsed:
         except (ValueError, RecursionError) as err:  # e.g. an integer too long to convert, deep nesting
             raise InputError(f"not a readable JSON transcript: {err.__class__.__name__}") from None
         else:
-            return parse_json(data)
+            return _parse_json(data)
     head = text[:5000]
     if start == "<":
         if HTML_START.match(head) or HTML_TAG.search(head) or "html" in hint:
@@ -227,7 +238,7 @@ def _parse_text_release(text: str) -> Parsed:
 
 
 def _unwrap(lines: list[str], width: int, wrapped: bool) -> list[str]:
-    """Hard-wrapped lines back into paragraphs: a short line ending a sentence ends its paragraph."""
+    """Hard-wrapped lines back into paragraphs: a line well short of the wrap width ends its paragraph."""
     if not wrapped:
         return line_paragraphs(lines)
     out: list[str] = []
@@ -237,12 +248,101 @@ def _unwrap(lines: list[str], width: int, wrapped: bool) -> list[str]:
         if not line:
             continue
         current.append(line)
-        if TERMINAL.search(line) and len(raw.rstrip()) < 0.75 * width:
+        if len(raw.strip()) < 0.75 * width:
             out.append(" ".join(current))
             current = []
     if current:
         out.append(" ".join(current))
     return out
+
+
+# --------------------------------------------------------------------------- JSON transcript API shapes
+
+JSON_SHAPES = (
+    '{"text": ...}, {"event", "prepared_remarks", "questions_and_answers"}, '
+    '{"speakers": [...], "speaker_name_map_v2"} or [{"symbol", "content"}]'
+)
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _parse_json(data: Any) -> Parsed:
+    """A transcript API response in one of the known shapes; anything else is an InputError."""
+    if isinstance(data, list) and data and isinstance(data[0], dict) and isinstance(data[0].get("content"), str):
+        item = data[0]
+        paras = colon_turns(item["content"])
+        mark_sections(paras)
+        symbol = _str(item.get("symbol"))
+        return Parsed(
+            "json_content",
+            "transcript",
+            paras,
+            ticker=symbol.strip().upper() if symbol else None,
+            fiscal_year=_int(item.get("year")),
+            fiscal_quarter=_int(item.get("quarter")),
+            published=_parse_datetime(item.get("date")),
+        )
+    if not isinstance(data, dict):
+        raise InputError(f"JSON is not a transcript: expected one of {JSON_SHAPES}")
+    event: dict[str, Any] = data["event"] if isinstance(data.get("event"), dict) else {}
+    meta: dict[str, Any] = {
+        "fiscal_year": _int(event.get("year")),
+        "fiscal_quarter": _int(event.get("quarter")),
+        "published": _parse_datetime(event.get("conference_date")),
+        "ticker": (_str(event.get("symbol")) or "").strip().upper() or None,
+    }
+    speakers = data.get("speakers")
+    if isinstance(speakers, list) and speakers:
+        return Parsed("json_speakers", "transcript", _json_speakers(data, speakers), **meta)
+    prepared = data.get("prepared_remarks")
+    answers = data.get("questions_and_answers")
+    if isinstance(prepared, str) or isinstance(answers, str):
+        paras = [Para(p) for p in paragraphs(prepared)] if isinstance(prepared, str) else []
+        qa_from = len(paras)
+        paras.extend(Para(p) for p in (paragraphs(answers) if isinstance(answers, str) else []))
+        mark_sections(paras, qa_from if isinstance(answers, str) else None)
+        return Parsed("json_sections", "transcript", paras, **meta)
+    if isinstance(data.get("text"), str):
+        paras = [Para(p) for p in paragraphs(data["text"])]
+        mark_sections(paras)
+        return Parsed("json_text", "transcript", paras, **meta)
+    raise InputError(f"JSON is not a transcript: expected one of {JSON_SHAPES}")
+
+
+def _json_speakers(data: dict[str, Any], speakers: list[Any]) -> list[Para]:
+    names = data.get("speaker_name_map_v2")
+    names = names if isinstance(names, dict) else {}
+    paras: list[Para] = []
+    for number, item in enumerate(speakers):
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            log.warning("skipping speaker turn %d: no text", number)
+            continue
+        label = item.get("speaker")
+        info = names.get(label) if isinstance(label, str) else None
+        info = info if isinstance(info, dict) else {}
+        name = _str(info.get("name")) or _str(item.get("name"))
+        title = _str(info.get("title")) or _str(item.get("title"))
+        paras.extend(turn(item["text"], name, title, is_operator(name, title)))
+    mark_sections(paras)
+    return paras
+
+
+def _parse_datetime(value: object) -> datetime | None:
+    """An ISO date/time from structured data (naive values are taken as UTC); None when unusable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        log.info("ignoring unparseable date %r", value[:40])
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- paragraphs -> Document

@@ -96,9 +96,7 @@ def merge_cells(cells: Sequence[str]) -> list[str]:
     for cell in cells:
         if not cell:
             continue
-        if out and CLOSER.match(cell) and cell[0] in ")%":
-            out[-1] += cell
-        elif out and out[-1] in CURRENCY_PREFIX:
+        if out and ((CLOSER.match(cell) and cell[0] in ")%") or out[-1] in CURRENCY_PREFIX):
             out[-1] += cell
         else:
             out.append(cell)
@@ -251,7 +249,9 @@ MD_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$"
 MD_IMAGE = re.compile(r"!\[[^\]\n]{0,300}\]\([^)\s]{0,500}\)")
 MD_LINK = re.compile(r"\[([^\]\n]{0,300})\]\(([^)\s]{0,500})(?:\s+\"[^\"\n]{0,300}\")?\)")
 MD_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-MD_EMPHASIS = re.compile(r"(\*{1,3})(?=[^*\s])([^*\n]{1,300}?)(?<=\S)\1|(?<!\w)(_{1,3})(?=[^_\s])([^_\n]{1,300}?)(?<=\S)\3(?!\w)")
+MD_EMPHASIS = re.compile(  # [^*] / [^_] keep each attempt short: no quadratic scans on stray markers
+    r"(\*{1,3})(?=[^*\s])([^*\n]{1,300}?)(?<=\S)\1|(?<!\w)(_{1,3})(?=[^_\s])([^_\n]{1,300}?)(?<=\S)\3(?!\w)"
+)
 MD_CODE = re.compile(r"`([^`]+)`")
 MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
 MD_TAG = re.compile(r"</?[A-Za-z][^<>]{0,300}>")

@@ -7,9 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from bot.errors import InputError
 from bot.models import DocumentKind, Section
 
 log = logging.getLogger(__name__)
@@ -54,18 +52,6 @@ def clean(text: str) -> str:
     if INVISIBLE.search(text):
         text = INVISIBLE.sub("", text)
     return " ".join(text.split())
-
-
-def parse_datetime(value: object) -> datetime | None:
-    """An ISO date/time from structured data (naive values are taken as UTC); None when unusable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        log.info("ignoring unparseable date %r", value[:40])
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- languages
@@ -404,80 +390,3 @@ def parse_colon_speakers(text: str) -> Parsed:
     paras = colon_turns(text)
     mark_sections(paras)
     return Parsed("speaker_transcript", "transcript", paras)
-
-
-# --------------------------------------------------------------------------- JSON transcript API shapes
-
-JSON_SHAPES = (
-    '{"text": ...}, {"event", "prepared_remarks", "questions_and_answers"}, '
-    '{"speakers": [...], "speaker_name_map_v2"} or [{"symbol", "content"}]'
-)
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def parse_json(data: Any) -> Parsed:
-    """A transcript API response in one of the known shapes; anything else is an InputError."""
-    if isinstance(data, list) and data and isinstance(data[0], dict) and isinstance(data[0].get("content"), str):
-        item = data[0]
-        paras = colon_turns(item["content"])
-        mark_sections(paras)
-        symbol = _str(item.get("symbol"))
-        return Parsed(
-            "json_content",
-            "transcript",
-            paras,
-            ticker=symbol.strip().upper() if symbol else None,
-            fiscal_year=_int(item.get("year")),
-            fiscal_quarter=_int(item.get("quarter")),
-            published=parse_datetime(item.get("date")),
-        )
-    if not isinstance(data, dict):
-        raise InputError(f"JSON is not a transcript: expected one of {JSON_SHAPES}")
-    event = data.get("event") if isinstance(data.get("event"), dict) else {}
-    meta: dict[str, Any] = {
-        "fiscal_year": _int(event.get("year")),
-        "fiscal_quarter": _int(event.get("quarter")),
-        "published": parse_datetime(event.get("conference_date")),
-        "ticker": (_str(event.get("symbol")) or "").upper() or None,
-    }
-    speakers = data.get("speakers")
-    if isinstance(speakers, list) and speakers:
-        return Parsed("json_speakers", "transcript", _json_speakers(data, speakers), **meta)
-    prepared = data.get("prepared_remarks")
-    answers = data.get("questions_and_answers")
-    if isinstance(prepared, str) or isinstance(answers, str):
-        paras = [Para(p) for p in paragraphs(prepared)] if isinstance(prepared, str) else []
-        qa_from = len(paras)
-        paras.extend(Para(p) for p in (paragraphs(answers) if isinstance(answers, str) else []))
-        mark_sections(paras, qa_from if isinstance(answers, str) else None)
-        return Parsed("json_sections", "transcript", paras, **meta)
-    if isinstance(data.get("text"), str):
-        paras = [Para(p) for p in paragraphs(data["text"])]
-        mark_sections(paras)
-        return Parsed("json_text", "transcript", paras, **meta)
-    raise InputError(f"JSON is not a transcript: expected one of {JSON_SHAPES}")
-
-
-def _json_speakers(data: dict[str, Any], speakers: list[Any]) -> list[Para]:
-    names = data.get("speaker_name_map_v2")
-    names = names if isinstance(names, dict) else {}
-    paras: list[Para] = []
-    for number, item in enumerate(speakers):
-        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-            log.warning("skipping speaker turn %d: no text", number)
-            continue
-        label = item.get("speaker")
-        info = names.get(label) if isinstance(label, str) else None
-        info = info if isinstance(info, dict) else {}
-        name = _str(info.get("name")) or _str(item.get("name"))
-        title = _str(info.get("title")) or _str(item.get("title"))
-        paras.extend(turn(item["text"], name, title, is_operator(name, title)))
-    mark_sections(paras)
-    return paras

@@ -235,14 +235,23 @@ def _segment_revenue(sentence: str, start: int, end: int) -> str | None:
     return None
 
 
+SENTENCE_BASIS = re.compile(r"\bon an? (?P<basis>adjusted|non-GAAP|non-IFRS|GAAP|IFRS|reported) basis\b", re.I)
+
+
 def find_mentions(sentence: str, cat: Catalogue) -> list[MetricMention]:
     """Every metric mention in a sentence, left to right, non-overlapping."""
     out: list[MetricMention] = []
+    stated = SENTENCE_BASIS.search(sentence) if "basis" in sentence else None
+    sentence_basis: Literal["adjusted", "gaap"] | None = None
+    if stated:
+        sentence_basis = "gaap" if stated.group("basis").lower() in ("gaap", "ifrs", "reported") else "adjusted"
     cost = COST_LINE.match(sentence)
     for hit in cat.hits(sentence):
         d = hit.payload
         matched = sentence[hit.start : hit.end]
         basis = _basis(sentence, hit.start, matched)
+        if basis is None and stated is not None and hit.start > stated.start():
+            basis = sentence_basis
         key, name = d.key, d.name
         if d.key == "revenue" and not matched.lower().startswith("total"):
             seg = _segment_revenue(sentence, hit.start, hit.end)
