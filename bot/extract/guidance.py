@@ -143,9 +143,19 @@ def _owner(mentions: Sequence[MetricMention], amount: Amount) -> MetricMention |
     return after[0] if after else None
 
 
-def _clean(text: str) -> str:
-    out = FILLER.sub("", text).strip()
-    return out[:1].upper() + out[1:] if out else text
+CLAUSE_BREAK = re.compile(r"(?:, | -- | — |; )(?:(?:and|so|but|i think|we think)[, ]+)*", re.I)
+
+
+def _clean(text: str, focus: int | None = None, limit: int = 200) -> str:
+    """The statement without filler; a long one is cut to the clause that carries `focus` (its outlook words)."""
+    out = text
+    if focus is not None and len(text) > limit:
+        breaks = [m.end() for m in CLAUSE_BREAK.finditer(text, 0, focus)]
+        start = breaks[-1] if breaks else 0
+        out = text[start:]
+    out = FILLER.sub("", out).strip()
+    out = out[:1].upper() + out[1:] if out else text
+    return out if out == FILLER.sub("", text).strip()[:1].upper() + FILLER.sub("", text).strip()[1:] else "…" + out
 
 
 def _range_text(a: Amount) -> str:
@@ -219,8 +229,13 @@ def find_guidance(
         score += 1 if seg.section == "qa" else 0
         score -= 2 if len(text) > 300 else 0
         score -= 1 if not mentions else 0
-        item = _make(s, owner, None, "qualitative", _clean(text), period=_period_label(text, report_year),
-                     name=None if owner else topic.group("topic").lower() if topic else None,
+        focus = SCORE_HORIZON.search(low) or TREND.search(low)
+        statement = _clean(text, focus.start() if focus else None)
+        said_topic = TOPIC.search(statement)
+        subject = said_topic.group("topic") if said_topic and not find_mentions_in(statement, mentions, text) else None
+        item = _make(s, owner, None, "qualitative", statement, period=_period_label(text, report_year),
+                     name=subject.capitalize() if subject else (None if owner else topic.group("topic").capitalize()
+                                                                 if topic else None),
                      direction=_direction(text) if re.search(r"guidance|outlook", text, re.I) else None)
         if score < 4 or (not mentions and not SCORE_HORIZON.search(low)):
             continue
@@ -228,6 +243,12 @@ def find_guidance(
         out.append(item)
     keep = {id(item) for _, _, item in sorted(candidates, key=lambda c: (-c[0], c[1]))[:MAX_QUALITATIVE]}
     return [g for g in out if g.kind != "qualitative" or id(g) in keep]
+
+
+def find_mentions_in(statement: str, mentions: Sequence[MetricMention], text: str) -> bool:
+    """Whether any of the sentence's metric mentions lies in the part kept as the statement."""
+    kept_from = len(text) - len(statement.lstrip("…"))
+    return any(m.start >= kept_from for m in mentions)
 
 
 def _make(
