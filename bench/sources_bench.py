@@ -120,7 +120,8 @@ async def _latency(port: int, items_flag: multiprocessing.Value, interval: float
             delays.append(time.perf_counter() - t0)
             await scheduler.stop()
             await store.close()
-    print(f"sources: new feed item to outbox, poll interval {interval:.0f} s: median {statistics.median(delays):.2f} s, "
+    print(f"sources: new feed item to outbox, poll interval {interval:.0f} s: "
+          f"median {statistics.median(delays):.2f} s, "
           f"max {max(delays):.2f} s over {len(delays)} runs; target <= interval + 1 s")
 
 
