@@ -35,7 +35,7 @@ from bot.extract.load_transcript import (
     parse_timestamped,
     turn,
 )
-from bot.models import Document, Segment
+from bot.models import Document
 
 __all__ = ["MAX_BYTES", "load_bytes", "load_path"]
 
@@ -51,19 +51,15 @@ HTML_START = re.compile(
 )
 HTML_TAG = re.compile(r"<(?:div|p|table|tr|td|span|font|br|h[1-6]|b|i|a|ul|li)\b[^<>]{0,500}>", re.I)
 XML_NOT_HTML = re.compile(r"\s*(?:<\?xml\b|<(?:rss|feed|rdf:RDF)\b)", re.I)
-TIMESTAMP_AT_LINE = re.compile(r"^\(\d{1,2}:\d{2}(?::\d{2})?\)\s", re.M)
+TIMESTAMP_AT_LINE = re.compile(r"\n\(\d{1,2}:\d{2}(?::\d{2})?\)\s")  # in "\n" + text: literal-prefix scan
 MD_LINK_SIGNAL = re.compile(r"\[[^\]\n]{1,300}\]\((?:https?://|/|#)[^)\s]{0,500}\)")
 MD_HEADING_LINE = re.compile(r"#{1,6}[ \t]+\S")
 MD_FIRST_HEADING = re.compile(r"\s*#{1,6}\s+\S")
-RELEASE_SIGNAL = re.compile(
-    r"\b(?:reports|announces|posts)\b[^.\n]{0,120}?\b(?:results|earnings)\b"
-    r"|\b(?:PR\s?Newswire|GLOBE\s?NEWSWIRE|BUSINESS\s?WIRE|NEWMEDIAWIRE|ACCESSWIRE|Newsfile)\b"
-    r"|\((?:NYSE|NASDAQ|Nasdaq|OTC[A-Z]*)\s*:\s*[A-Z]",
-    re.I,
-)
+RELEASE_MARKS = ("newswire", "business wire", "newmediawire", "accesswire", "newsfile", "(nyse", "(nasdaq", "(otc")
+REPORTS_RESULTS = re.compile(r"\b(?:reports|announces|posts)\b[^.\n]{0,120}?\b(?:results|earnings)\b")  # lower()
 BLANK_LINES = re.compile(r"\n[ \t]*\n")
-TEXT_TABLE_ROW = re.compile(r"^(?=.*\d)\S.*?\S(?: {2,}|\t+)\S.*?(?: {2,}|\t+)\S")
 CELL_GAP = re.compile(r" {2,}|\t+")
+DIGIT = re.compile(r"\d")
 
 
 def load_path(path: str | Path) -> Document:
@@ -190,7 +186,7 @@ def _parse(text: str, hint: str) -> Parsed:
 
 def _parse_text(text: str, *, markdown_hint: bool) -> Parsed:
     """Plain text or Markdown: transcripts by their layout, releases by their wording."""
-    if sum(1 for _ in islice(TIMESTAMP_AT_LINE.finditer(text), 2)) >= 2:
+    if sum(1 for _ in islice(TIMESTAMP_AT_LINE.finditer("\n" + text), 2)) >= 2:
         return parse_timestamped(text)
     lines = [line.strip() for line in text.split("\n")]
     if doubled_speaker_lines(lines) >= 2:
@@ -202,9 +198,18 @@ def _parse_text(text: str, *, markdown_hint: bool) -> Parsed:
     labelled, names = colon_speaker_count(head)
     if labelled >= 3 and names >= 2 and labelled * 3 >= len(head):
         return parse_colon_speakers(text)
-    if RELEASE_SIGNAL.search(text[:3000]) or any(DATELINE.match(line) for line in head[:30]):
+    if _looks_like_release(text[:3000].lower(), head[:30]):
         return _parse_text_release(text)
     return parse_sentence_lines(text)
+
+
+def _looks_like_release(start: str, lines: list[str]) -> bool:
+    """A wire/exchange mark, "X reports ... results" or a dateline near the top (`start` is lower-cased)."""
+    if any(mark in start for mark in RELEASE_MARKS):
+        return True
+    if any(verb in start for verb in ("reports", "announces", "posts")) and REPORTS_RESULTS.search(start):
+        return True
+    return any(DATELINE.match(line) for line in lines if ", 20" in line or ", 19" in line)
 
 
 def _markdown_signals(head: str, lines: list[str]) -> int:
@@ -227,10 +232,11 @@ def _parse_text_release(text: str) -> Parsed:
         lines = [line for line in block.split("\n") if line.strip()]
         plain: list[str] = []
         for line in lines:
-            if len(line) <= 500 and TEXT_TABLE_ROW.match(line.strip()):
+            cells = CELL_GAP.split(line.strip()) if "  " in line or "\t" in line else []
+            if len(cells) >= 3 and DIGIT.search(line):  # aligned columns holding figures: a table row
                 paras.extend(Para(p) for p in _unwrap(plain, width, wrapped))
                 plain = []
-                paras.extend(row_paras([clean(cell) for cell in CELL_GAP.split(line.strip())]))
+                paras.extend(row_paras([clean(cell) for cell in cells]))
             else:
                 plain.append(line)
         paras.extend(Para(p) for p in _unwrap(plain, width, wrapped))
@@ -349,38 +355,40 @@ def _parse_datetime(value: object) -> datetime | None:
 
 
 def _document(parsed: Parsed, url: str | None, source: str | None) -> Document:
-    """Join paragraphs one per line and locate each as a Segment."""
+    """Join paragraphs one per line and locate each as a Segment (validated in one pydantic call)."""
     paras = [p for p in parsed.paras if p.text]
     if not paras:
         raise InputError(f"no text found in the document ({parsed.format})")
-    segments: list[Segment] = []
+    segments: list[dict[str, object]] = []
     position = 0
     for para in paras:
         end = position + len(para.text)
         segments.append(
-            Segment(
-                start=position,
-                end=end,
-                speaker=para.speaker,
-                title=para.title,
-                section=para.section,
-                operator=para.operator,
-                translation=para.translation,
-                timestamp=para.timestamp,
-            )
+            {
+                "start": position,
+                "end": end,
+                "speaker": para.speaker,
+                "title": para.title,
+                "section": para.section,
+                "operator": para.operator,
+                "translation": para.translation,
+                "timestamp": para.timestamp,
+            }
         )
         position = end + 1
-    return Document(
-        text="\n".join(p.text for p in paras),
-        kind=parsed.kind,
-        format=parsed.format,
-        segments=tuple(segments),
-        title=parsed.title,
-        ticker=parsed.ticker,
-        fiscal_year=parsed.fiscal_year,
-        fiscal_quarter=parsed.fiscal_quarter,
-        url=url or parsed.url,
-        published=parsed.published,
-        source=source,
-        translation_language=parsed.translation_language,
+    return Document.model_validate(
+        {
+            "text": "\n".join(p.text for p in paras),
+            "kind": parsed.kind,
+            "format": parsed.format,
+            "segments": segments,
+            "title": parsed.title,
+            "ticker": parsed.ticker,
+            "fiscal_year": parsed.fiscal_year,
+            "fiscal_quarter": parsed.fiscal_quarter,
+            "url": url or parsed.url,
+            "published": parsed.published,
+            "source": source,
+            "translation_language": parsed.translation_language,
+        }
     )

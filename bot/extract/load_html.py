@@ -84,7 +84,7 @@ def release(fmt: str, paras: list[Para], title: str | None = None) -> Parsed:
 # --------------------------------------------------------------------------- table rows
 
 CURRENCY_PREFIX = frozenset({"$", "US$", "USD", "€", "£", "¥", "RMB", "HK$", "NT$", "C$", "A$", "S$"})
-CLOSER = re.compile(r"^(?:\)|%|\)%|%\)|pts?|bps|x)+$")
+CLOSER = re.compile(r"^[)%]{1,3}$")  # ")" "%" ")%" closing the number in the cell before
 BULLET_CELL = re.compile(r"^[•◦▪●○■□·]$")
 BULLET_PREFIX = re.compile(r"^[•◦▪●○■□·]\s*")
 PAGE_NUMBER = re.compile(r"^(?:\d{1,3}|[\W_]+)$")  # page footers and rules like "###": not text
@@ -96,7 +96,7 @@ def merge_cells(cells: Sequence[str]) -> list[str]:
     for cell in cells:
         if not cell:
             continue
-        if out and ((CLOSER.match(cell) and cell[0] in ")%") or out[-1] in CURRENCY_PREFIX):
+        if out and (CLOSER.match(cell) or out[-1] in CURRENCY_PREFIX):
             out[-1] += cell
         else:
             out.append(cell)
@@ -125,13 +125,13 @@ SKIP_TAGS = frozenset(
     "script style head title noscript template svg iframe object embed math select option button ix:header "
     "-comment".split()
 )
-HIDDEN = re.compile(r"display\s*:\s*none", re.I)
-SUPERSCRIPT = re.compile(r"vertical-align\s*:\s*super|\btop\s*:\s*-\d", re.I)
+HIDDEN = re.compile(r"display\s*:\s*none")  # on the lower-cased style attribute
+SUPERSCRIPT = re.compile(r"vertical-align\s*:\s*super|\btop\s*:\s*-\d")
 FOOTNOTE_MARK = re.compile(r"^[\d*†‡§,()\s]{1,4}$")
-SGML_TEXT = re.compile(r"<TEXT>(.*?)(?:</TEXT>|\Z)", re.S | re.I)
 BODY_TAG = re.compile(r"<body\b", re.I)
 SGML_DOCUMENT = re.compile(r"\s*<DOCUMENT>", re.I)
 MAX_NESTING = 2000
+NESTING_CHECK_TAGS = 10_000
 NESTING_TAG = re.compile(
     r"<(/?)(?!(?:br|img|hr|meta|link|input|col|wbr|area|base|embed|param|source|track|keygen|p|li|td|th|tr|dt"
     r"|dd|option|optgroup|thead|tbody|tfoot|colgroup|caption|rb|rt|rtc|rp|html|head|body)\b)[A-Za-z]"
@@ -179,7 +179,8 @@ def _walk(root: LexborNode, out: _Lines) -> None:
         if tag in SKIP_TAGS or tag.startswith("-"):
             continue
         style = node.attributes.get("style")
-        if (style and "none" in style and HIDDEN.search(style)) or _footnote_mark(node, style):
+        style = style.lower() if style else None
+        if (style and "display" in style and HIDDEN.search(style)) or _footnote_mark(node, style):
             continue
         if tag == "br":
             out.flush()
@@ -217,10 +218,14 @@ def nesting_depth(text: str) -> int:
 
 def parse_html(text: str) -> Parsed:
     """Visible text of an HTML release as paragraphs, with data tables read row by row."""
-    if SGML_DOCUMENT.match(text) and (wrapped := SGML_TEXT.search(text)):
-        text = wrapped.group(1)
-    if text.count("<") > MAX_NESTING and (depth := nesting_depth(text)) > MAX_NESTING:
-        # the parser's cost grows with the square of the depth; real documents nest a few dozen levels
+    if SGML_DOCUMENT.match(text):  # an EDGAR <DOCUMENT><TYPE>..<TEXT>html</TEXT> wrapper
+        upper = text.upper()
+        begin, end = upper.find("<TEXT>"), upper.rfind("</TEXT>")
+        if begin >= 0:
+            text = text[begin + len("<TEXT>") : end if end > begin else len(text)]
+    # the parser's cost grows with the square of the nesting depth (10,000 levels take about a second);
+    # real documents nest a few dozen levels, and small ones cannot nest deep enough to matter
+    if text.count("<") > NESTING_CHECK_TAGS and (depth := nesting_depth(text)) > MAX_NESTING:
         raise InputError(f"HTML nests elements {depth:,} levels deep (limit {MAX_NESTING:,}): not a document")
     tree = LexborHTMLParser(text)
     body = tree.body
@@ -243,7 +248,7 @@ def parse_html(text: str) -> Parsed:
 # --------------------------------------------------------------------------- Markdown
 
 MD_RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
-MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*)$")
 MD_BULLET = re.compile(r"^\s*(?:[*+•-]|\d{1,3}[.)])\s+")
 MD_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 MD_IMAGE = re.compile(r"!\[[^\]\n]{0,300}\]\([^)\s]{0,500}\)")
@@ -252,14 +257,17 @@ MD_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
 MD_EMPHASIS = re.compile(  # [^*] / [^_] keep each attempt short: no quadratic scans on stray markers
     r"(\*{1,3})(?=[^*\s])([^*\n]{1,300}?)(?<=\S)\1|(?<!\w)(_{1,3})(?=[^_\s])([^_\n]{1,300}?)(?<=\S)\3(?!\w)"
 )
-MD_CODE = re.compile(r"`([^`]+)`")
+MD_CODE = re.compile(r"`([^`\n]{1,300})`")
 MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
 MD_TAG = re.compile(r"</?[A-Za-z][^<>]{0,300}>")
-MD_LINK_ONLY = re.compile(r"^\W*(?:[\w .-]{0,40}\s[-–:]\s*)?(?:!?\[[^\]\n]{0,300}\]\([^)\s]{0,500}\)\W*)+$")
 MD_SOURCE_LINK = re.compile(r"\[(?:original|source)[^\]\n]{0,100}\]\((https?://[^)\s]{1,500})\)", re.I)
 ARCHIVE_BOILERPLATE = re.compile(
     r"^(?:view the original release on \S+|the post .+ appeared first on .+|source:\s*\S+)\s*$", re.I
 )
+
+
+def _first_group(match: re.Match[str]) -> str:
+    return match.group(1)
 
 
 def _unwrap_emphasis(match: re.Match[str]) -> str:
@@ -269,16 +277,31 @@ def _unwrap_emphasis(match: re.Match[str]) -> str:
 def markdown_inline(text: str) -> str:
     """Markdown inline markup to plain text: images dropped, links to their text, emphasis unwrapped."""
     if "](" in text:
-        text = MD_LINK.sub(r"\1", MD_IMAGE.sub("", text))
+        text = MD_LINK.sub(_first_group, MD_IMAGE.sub("", text))
     if "<" in text:
-        text = MD_TAG.sub("", MD_AUTOLINK.sub(r"\1", text))
+        text = MD_TAG.sub("", MD_AUTOLINK.sub(_first_group, text))
     if "`" in text:
-        text = MD_CODE.sub(r"\1", text)
+        text = MD_CODE.sub(_first_group, text)
     if "*" in text or "_" in text:
         text = MD_EMPHASIS.sub(_unwrap_emphasis, MD_EMPHASIS.sub(_unwrap_emphasis, text))
     if "\\" in text:
-        text = MD_ESCAPE.sub(r"\1", text)
+        text = MD_ESCAPE.sub(_first_group, text)
     return clean(text)
+
+
+def heading_text(text: str) -> str:
+    """A heading's text without the optional closing run of "#" (kept when it is part of a word, "C#")."""
+    text = text.rstrip()
+    bare = text.rstrip("#")
+    return bare.rstrip() if bare != text and (not bare or bare[-1].isspace()) else text
+
+
+def _link_line(line: str) -> bool:
+    """A line made of links or images, with at most a short label ("Pickup - [site](url)")."""
+    if "](" not in line:
+        return False
+    rest = MD_LINK.sub("", MD_IMAGE.sub("", line))
+    return len(rest.strip(" \t-–—:|·•!")) <= 40
 
 
 def _trailing_links(lines: list[str]) -> tuple[int, str | None]:
@@ -286,7 +309,7 @@ def _trailing_links(lines: list[str]) -> tuple[int, str | None]:
     for i in range(len(lines) - 1, -1, -1):
         if MD_RULE.match(lines[i]):
             tail = [line for line in lines[i + 1 :] if line.strip()]
-            if all(MD_LINK_ONLY.match(line.strip()) for line in tail):
+            if all(_link_line(line) for line in tail):
                 source = next((m.group(1) for line in tail if (m := MD_SOURCE_LINK.search(line))), None)
                 return i, source
             break
@@ -315,7 +338,7 @@ def parse_markdown(text: str) -> Parsed:
             continue
         if heading := MD_HEADING.match(raw):
             flush()
-            text_ = markdown_inline(heading.group(1))
+            text_ = markdown_inline(heading_text(heading.group(1)))
             if text_:
                 paras.append(Para(text_, section="header" if title is None else "body"))
                 title = title or text_

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,7 +58,6 @@ def clean(text: str) -> str:
 # --------------------------------------------------------------------------- languages
 
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-LATIN = re.compile(r"[A-Za-z]")
 KANA = re.compile(r"[\u3040-\u30ff]")
 HANGUL = re.compile(r"[\uac00-\ud7af]")
 TRADITIONAL = re.compile("[們這會說為業與國經財營額對於個來後過還發現開關長門問間當點應實網機電車東見]")
@@ -65,14 +65,19 @@ SIMPLIFIED = re.compile("[们这会说为业与国经财营额对于个来后过
 
 
 def is_foreign(line: str) -> bool:
-    """True for a line written mostly in CJK script (a translation, not English source text)."""
-    cjk = len(CJK.findall(line))
-    return cjk > 0 and cjk * 7 >= len(LATIN.findall(line)) * 3
+    """True for a line written mostly in CJK script (a translation, not English source text).
+
+    CJK characters take three bytes in UTF-8, so the encoded length counts them without a Python loop.
+    """
+    if not CJK.search(line):
+        return False
+    wide = (len(line.encode("utf-8")) - len(line)) // 2
+    return wide * 7 >= (len(line) - wide) * 2
 
 
 def translation_language(paras: Iterable[Para]) -> str | None:
     """BCP-47 tag of the kept translations ("zh-Hant", "zh-Hans", "ja", "ko", "zh"), None when none."""
-    sample = "".join(p.translation for p in paras if p.translation)[:50_000]
+    sample = "".join(p.translation for p in paras if p.translation)[:20_000]
     if not sample:
         return None
     if KANA.search(sample):
@@ -87,23 +92,26 @@ def translation_language(paras: Iterable[Para]) -> str | None:
 
 SPEAKER_SPLIT = re.compile(r"\s+[-–—]\s+")
 OPERATOR_WORD = re.compile(r"\boperator\b", re.I)
-QA_TRIGGER = re.compile(
+QA_TRIGGER = re.compile(  # searched in lower-cased text (see qa_opening)
     r"""
     \b(?:this|that|which)\s+(?:concludes|completes|ends|wraps\s+up)\s+(?:our|my|the)\s+
         (?:prepared|formal|opening)\s+(?:remarks|comments|presentation|statements)
     | \b(?:take|have|for|with|to)\s+(?:our|the|your)\s+first\s+question\b
     | \b(?:our|the|your)\s+first\s+question\s+(?:today\s+)?(?:comes|is\s+coming|will\s+come|is\s+from)\b
-    | \b(?:now|with\s+that|let's|let\s+us)\b[^.?!]{0,40}?
-        \b(?:open|start|begin|go|move|take|conduct|turn|hand|proceed)\b[^.?!]{0,40}?
-        (?:\bQ\s?&\s?A\b|\bquestions?\b|\bquestion[- ]and[- ]answer)
-    | \bplease\s+(?:open|start|begin)\s+(?:up\s+)?the\s+(?:phone\s+)?(?:lines?\b|floor\b|Q\s?&\s?A|questions?\b)
+    | \b(?:now|with\s+that|let's|let’s|let\s+us)\b[^.?!\n]{0,40}?
+        \b(?:open|start|begin|go|move|take|conduct|turn|hand|proceed)\b[^.?!\n]{0,40}?
+        (?:\bq\s?&\s?a\b|\bquestions?\b|\bquestion[- ]and[- ]answer)
+    | \bplease\s+(?:open|start|begin)\s+(?:up\s+)?the\s+(?:phone\s+)?(?:lines?\b|floor\b|q\s?&\s?a|questions?\b)
     | \b(?:would\s+welcome|(?:be\s+)?(?:happy|glad|pleased)\s+to\s+(?:take|answer))\s+(?:your|any)\s+questions\b
-        (?:\s+and\s+comments)?\s*[.!]?\s*$
-    | ^(?:operator\W+)?(?:questions?[- ](?:and|&)[- ]answers?|Q\s?&\s?A)(?:[- ]session|\s+portion)?\W*$
+        (?:\s+and\s+comments)?[ \t]*(?:[.!]|(?m:$))
+    | (?m:^)(?:operator[^\w\n]+)?(?:questions?[- ](?:and|&)[- ]answers?|q\s?&\s?a)
+        (?:[- ]session|[ ]portion)?[^\w\n]*(?m:$)
     """,
-    re.I | re.X,
+    re.X,
 )
-QA_HINT = re.compile(r"question|q\s?&\s?a|remarks|comments|presentation|statements|lines?\b|floor")  # on lower()
+# words one of which every Q&A opening contains; found with str.find, the full pattern then runs around them
+QA_KEYWORDS = ("question", "q&a", "q & a", "conclud", "complet", "wraps up", " ends our", " ends my", " ends the",
+               "please open", "please start", "please begin")
 QA_HEADING = re.compile(r"^(?:questions?[- ]?(?:and|&)[- ]?answers?|Q\s?&\s?A)(?:[- ]session)?\W*$", re.I)
 
 
@@ -119,76 +127,78 @@ def is_operator(name: str | None, title: str | None) -> bool:
     return bool(name and name.strip().lower() == "operator") or bool(title and OPERATOR_WORD.search(title))
 
 
-def starts_qa(text: str) -> bool:
-    """True for a sentence or paragraph that opens the Q&A (a handover or the first question called).
+def qa_opening(text: str) -> int | None:
+    """Offset where the Q&A is first opened in `text` (a handover, or the first question called), if it is.
 
-    The full pattern only runs in a window around each keyword (found case-sensitively in the
-    lower-cased text: case-insensitive alternations are an order of magnitude slower in `re`).
+    The full pattern only runs in a window around each keyword occurrence, in the lower-cased text:
+    scanning whole texts with a case-insensitive alternation is an order of magnitude slower in `re`.
     """
-    for hint in QA_HINT.finditer(text.lower()):
-        if QA_TRIGGER.search(text, max(0, hint.start() - 100), hint.end() + 60):  # $ may match at the window end
-            return True
-    return False
+    lower = text.replace("\u0130", "I").lower()  # U+0130 is the one letter whose lower() is longer
+    hits: list[int] = []
+    for keyword in QA_KEYWORDS:
+        at = lower.find(keyword)
+        while at >= 0:
+            hits.append(at)
+            at = lower.find(keyword, at + 1)
+    for at in sorted(hits):
+        match = QA_TRIGGER.search(lower, max(0, at - 100), at + 80)
+        if match:
+            return match.start()
+    return None
 
 
 def mark_sections(paras: list[Para], qa_from: int | None = None) -> None:
-    """Set section prepared/qa: the Q&A starts at `qa_from` (an explicit header) or the first handover."""
+    """Set section prepared/qa: the Q&A starts at `qa_from` (an explicit header) or the first handover.
+
+    The paragraphs are searched joined (one regex pass instead of one per paragraph).
+    """
     start = len(paras) if qa_from is None else qa_from
-    for i, para in enumerate(paras[:start]):
-        if starts_qa(para.text):
-            start = i
-            break
+    offsets: list[int] = []
+    position = 0
+    for para in paras[:start]:
+        offsets.append(position)
+        position += len(para.text) + 1
+    opening = qa_opening("\n".join(p.text for p in paras[:start]))
+    if opening is not None:
+        start = bisect_right(offsets, opening) - 1
     for i, para in enumerate(paras):
         para.section = "prepared" if i < start else "qa"
 
 
 # --------------------------------------------------------------------------- sentences and paragraphs
 
-SENTENCE_END = re.compile(r"[.!?]+[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9$])")
-ABBREVIATION = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Inc|Corp|Co|Ltd|No|Nos|vs|approx|etc|Gov|Sen|Gen|Jan|Feb|Mar|Apr|Jun"
-    r"|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|e\.g|i\.e|a\.m|p\.m)|\b[A-Z])\.$"
+ABBREVIATIONS = (
+    "Mr", "Mrs", "Ms", "Dr", "Prof", "Sr", "Jr", "St", "Inc", "Corp", "Co", "Ltd", "No", "Nos", "vs", "approx",
+    "etc", "Gov", "Sen", "Gen", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
+    "U.S", "U.K", "e.g", "i.e", "a.m", "p.m",
+)
+# a sentence ends at . ! or ? before a capital, except after a title, an initial or a common abbreviation
+SENTENCE_END = re.compile(
+    r"(?:[!?]|\." + "".join(rf"(?<!\b{re.escape(a)}\.)" for a in ABBREVIATIONS) + r"(?<!\b[A-Z]\.))"
+    r"[.!?]*[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9$])"
 )
 PARAGRAPH_CHARS = 500
-
-
-def sentences(text: str) -> list[str]:
-    """Sentences of running text, not splitting after titles, initials and common abbreviations."""
-    out: list[str] = []
-    start = 0
-    for match in SENTENCE_END.finditer(text):
-        dot = match.start()
-        if text[dot] == "." and ABBREVIATION.search(text, max(0, dot - 8), dot + 1):
-            continue
-        end = match.end()
-        piece = text[start:end].strip()
-        if piece:
-            out.append(piece)
-        start = end
-    tail = text[start:].strip()
-    if tail:
-        out.append(tail)
-    return out
 
 
 def paragraphs(text: str) -> list[str]:
     """Running text (one long string) grouped into readable paragraphs of whole sentences.
 
-    A sentence that hands over to the Q&A always starts a new paragraph, so the section boundary
-    falls between paragraphs.
+    The sentence that opens the Q&A always starts a new paragraph, so the section boundary falls
+    between paragraphs.
     """
+    text = clean(text)
+    opening = qa_opening(text)
     out: list[str] = []
-    current: list[str] = []
-    size = 0
-    for sentence in sentences(clean(text)):
-        if current and (size >= PARAGRAPH_CHARS or starts_qa(sentence)):
-            out.append(" ".join(current))
-            current, size = [], 0
-        current.append(sentence)
-        size += len(sentence) + 1
-    if current:
-        out.append(" ".join(current))
-    return out
+    begin = 0
+    sentence = 0
+    for end in [match.end() for match in SENTENCE_END.finditer(text)] + [len(text)]:
+        opens_qa = opening is not None and sentence <= opening < end
+        if sentence > begin and (sentence - begin >= PARAGRAPH_CHARS or opens_qa):
+            out.append(text[begin:sentence].strip())
+            begin = sentence
+        sentence = end
+    out.append(text[begin:].strip())
+    return [p for p in out if p]
 
 
 def turn(text: str, speaker: str | None, title: str | None, operator: bool) -> list[Para]:
@@ -284,18 +294,18 @@ def parse_speaker_lines(text: str) -> Parsed:
 
 TIMESTAMP_LINE = re.compile(r"^\((\d{1,2}:\d{2}(?::\d{2})?)\)\s*(.*)$")
 BOLD_SPEAKER = re.compile(r"^\*\*(.+?)\*\*:?$")
-HEADING = re.compile(r"^(#{1,6})\s*(.*?)\s*#*$")
-TRANSCRIPT_HEADING = re.compile(r"^#{1,3}\s*transcript\b", re.I | re.M)
+HEADING = re.compile(r"^(#{1,6})\s*(.*)$")
+TRANSCRIPT_HEADING = re.compile(r"\n#{1,3}[ \t]*[Tt]ranscript\b")  # searched in "\n" + text: fast literal scan
 TITLE_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?!\d)")
 
 
 def parse_timestamped(text: str) -> Parsed:
     """AI-memo transcripts: memo first (skipped), then speaker headers and timestamped bilingual lines."""
     lines = text.split("\n")
-    title = next((m.group(2) for m in map(HEADING.match, lines) if m and len(m.group(1)) == 1), None)
-    heading = TRANSCRIPT_HEADING.search(text)
+    title = next((m.group(2).strip() for m in map(HEADING.match, lines) if m and len(m.group(1)) == 1), None)
+    heading = TRANSCRIPT_HEADING.search("\n" + text)
     if heading:
-        lines = text[heading.end() :].split("\n")
+        lines = text[heading.end() - 1 :].split("\n")
     paras: list[Para] = []
     qa_from: int | None = None
     speaker: str | None = None
@@ -310,7 +320,7 @@ def parse_timestamped(text: str) -> Parsed:
         bold = BOLD_SPEAKER.match(line)
         stamped = TIMESTAMP_LINE.match(line)
         if head:
-            if started and qa_from is None and QA_HEADING.match(clean(head.group(2))):
+            if started and qa_from is None and QA_HEADING.match(clean(head.group(2)).rstrip("# ")):
                 qa_from = len(paras)
             continue
         if bold:
