@@ -20,7 +20,7 @@ Platform = Literal["slack", "teams", "console"]
 class Settings(BaseSettings):
     """Deployment settings and secrets, read from the environment only."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", env_ignore_empty=True)
 
     database_url: str = "sqlite+aiosqlite:///./data/bot.db"
     config_file: Path | None = Field(default=None, alias="BOT_CONFIG")
