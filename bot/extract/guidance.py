@@ -83,6 +83,8 @@ BASIS_LABEL = re.compile(r"(?P<label>non-GAAP|GAAP|non-IFRS|IFRS|adjusted)\s?:?\
 GUIDANCE_HEADING = re.compile(r"\b(?:targets?|guidance|outlook|expectations)\b")
 MAX_QUALITATIVE = 4
 ANALYST = re.compile(r"analyst", re.I)
+NEGATIONS = ("not ", "n't", "no longer", "never", "withdr", "suspend")
+GUIDANCE_WORDS = ("guidance", "outlook", "range", "expectations")
 # Cheap substring test before any regex: a sentence without one of these cannot be forward-looking.
 CUES = (
     "expect", "anticipat", "guid", "outlook", "forecast", "project", "target", "going", "looking", "we see", "will",
@@ -190,14 +192,16 @@ def find_guidance(
         if position in boilerplate or text.rstrip().endswith("?"):
             continue
         in_table = seg.section == "table" and guidance_table
-        refusal = REFUSAL.search(low)
+        refusal = REFUSAL.search(low) if any(w in low for w in NEGATIONS) else None
         if refusal:
             mentions = facts.mentions(s)
             out.append(_make(s, mentions[0] if mentions else None, None, "refusal", _clean(text),
                              period=_period_label(text, report_year),
                              direction="withdrawn" if re.search(r"withdr|suspend", text, re.I) else None))
             continue
-        if not (in_table or FORWARD.search(low)) or PAST_GUIDANCE.search(low):
+        if not (in_table or FORWARD.search(low)) or (
+            any(w in low for w in GUIDANCE_WORDS) and PAST_GUIDANCE.search(low)
+        ):
             continue
         amounts = [a for a in facts.amounts(s, default_currency) if a.kind in ("money", "percent", "pp", "multiple")]
         mentions = facts.mentions(s)
