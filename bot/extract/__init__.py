@@ -18,7 +18,7 @@ from bot.extract.checks import (
 )
 from bot.extract.facts import Facts, sentences_with
 from bot.extract.figures import Reading, change_sign, read_sentence
-from bot.extract.guidance import NUMERIC_CUE, SAFE_HARBOR_PHRASES, find_guidance
+from bot.extract.guidance import CUES, NUMERIC_CUE, SAFE_HARBOR_PHRASES, find_guidance
 from bot.extract.identity import default_currency, identify
 from bot.extract.metrics import MetricDef, MetricMention, catalogue
 from bot.extract.sentences import Sentence, sentences
@@ -298,13 +298,14 @@ def extract(
     readings_by_sentence: list[tuple[Sentence, list[Reading]]] = []
     flags: list[Flag] = []
     boilerplate = sentences_with(document.text, all_sentences, SAFE_HARBOR_PHRASES)
+    forward = sentences_with(document.text, all_sentences, CUES)
     for position, s in enumerate(all_sentences):
         seg = s.segment
         if position in boilerplate or seg.section == "table" or not DIGIT.search(s.text):
             continue
         if seg.operator or (seg.title and ANALYST.search(seg.title)):
             continue
-        if NUMERIC_CUE.search(s.text.lower()) and not REPORTED.search(s.text):
+        if position in forward and NUMERIC_CUE.search(s.text.lower()) and not REPORTED.search(s.text):
             continue  # table rows carry no scale or period of their own; prose states the headline figures
         reading = read_sentence(s.text, facts.amounts(s, currency), partial(facts.mentions, s))
         for a, b in reading.doubtful:
@@ -324,7 +325,7 @@ def extract(
     ]
     guidance = find_guidance(
         document.text, all_sentences, facts, default_currency=currency or ident.currency,
-        report_year=ident.period.fiscal_year,
+        report_year=ident.period.fiscal_year, cued=forward, boilerplate=boilerplate,
     )
     return Report(
         company=ident.company, ticker=ident.ticker, kind=document.kind,

@@ -87,9 +87,9 @@ NEGATIONS = ("not ", "n't", "no longer", "never", "withdr", "suspend")
 GUIDANCE_WORDS = ("guidance", "outlook", "range", "expectations")
 # Cheap substring test before any regex: a sentence without one of these cannot be forward-looking.
 CUES = (
-    "expect", "anticipat", "guid", "outlook", "forecast", "project", "target", "going", "looking", "we see", "will",
-    "we'll", "coming", "following", "next", "down the road", "for 20", "for fiscal", "this year", "plus or minus",
-    "confident", "withdr", "suspend", "reaffirm", "reiterat", "maintain",
+    "expect", "anticipat", "guid", "outlook", "forecast", "project", "target", "will continue", "going forward",
+    "coming quarter", "following quarter", "next quarter", "down the road", "this year", "going to be",
+    "plus or minus", "estimat", "range", "withdr", "suspend", "reaffirm", "reiterat",
 )
 NUMERIC_CUE = re.compile(
     r"\b(?:expect\w*|anticipat\w*|guid(?:ance|e|ed|ing)|outlook|forecast\w*|project(?:ed|ing)\b|targets?\b|"
@@ -168,11 +168,16 @@ def _range_text(a: Amount) -> str:
 
 def find_guidance(
     text_of_document: str, sentences: Sequence[Sentence], facts: Facts, *, default_currency: str | None,
-    report_year: int | None,
+    report_year: int | None, cued: set[int] | None = None, boilerplate: set[int] | None = None,
 ) -> list[Guidance]:
-    """Numeric guidance, qualitative outlook and refusals, in document order."""
-    cued_sentences = sentences_with(text_of_document, sentences, CUES)
-    boilerplate = sentences_with(text_of_document, sentences, SAFE_HARBOR_PHRASES)
+    """Numeric guidance, qualitative outlook and refusals, in document order.
+
+    `cued` and `boilerplate` (positions of sentences with outlook words and safe-harbour phrases) are computed
+    here unless the caller already has them.
+    """
+    cued_sentences = cued if cued is not None else sentences_with(text_of_document, sentences, CUES)
+    if boilerplate is None:
+        boilerplate = sentences_with(text_of_document, sentences, SAFE_HARBOR_PHRASES)
     out: list[Guidance] = []
     candidates: list[tuple[int, int, Guidance]] = []
     guidance_table = False
