@@ -211,9 +211,9 @@ def find_guidance(
         amounts = [a for a in facts.amounts(s, default_currency) if a.kind in ("money", "percent", "pp", "multiple")]
         mentions = facts.mentions(s)
         ranged = [a for a in amounts if a.high is not None]
-        cued = in_table or NUMERIC_CUE.search(low)
-        numeric = ranged if (ranged and (cued or STRONG.search(low))) else (
-            [a for a in amounts if not CURRENT_PERIOD_AFTER.match(text[a.end :])] if cued and mentions else [])
+        numeric_cue = in_table or NUMERIC_CUE.search(low) is not None
+        numeric = ranged if (ranged and (numeric_cue or STRONG.search(low))) else (
+            [a for a in amounts if not CURRENT_PERIOD_AFTER.match(text[a.end :])] if numeric_cue and mentions else [])
         if numeric:
             period = _period_label(text, report_year) or (table_period if in_table else None)
             for a in numeric:
