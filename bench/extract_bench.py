@@ -21,9 +21,9 @@ ROUNDS = 7
 
 def documents() -> list[Path]:
     corpus = SHARED / "corpus"
-    skip = {"feeds", "edgar"}
+    skip = {"feeds", "edgar", "gt_summaries"}  # feeds and filing indexes are not documents; summaries are references
     docs = [p for p in sorted(corpus.rglob("*")) if p.is_file() and p.name != "SOURCES.md"
-            and p.relative_to(corpus).parts[0] not in skip]
+            and not skip & set(p.relative_to(corpus).parts)]
     return [SHARED / "seed" / "000_b4c0d37c8ab855e5.txt", *docs]
 
 

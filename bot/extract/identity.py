@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-
-import yaml
 
 from bot.models import CompanyConfig, Document, Period
 
@@ -62,9 +61,9 @@ class Identity:
 
 @lru_cache(maxsize=1)
 def builtin_companies() -> tuple[CompanyConfig, ...]:
-    """The company directory shipped with the package (bot/data/companies.yaml)."""
-    text = resources.files("bot").joinpath("data/companies.yaml").read_text(encoding="utf-8")
-    return tuple(CompanyConfig.model_validate(row) for row in yaml.safe_load(text))
+    """The company directory shipped with the package (bot/data/companies.json: public names and tickers)."""
+    text = resources.files("bot").joinpath("data/companies.json").read_text(encoding="utf-8")
+    return tuple(CompanyConfig.model_validate(row) for row in json.loads(text))
 
 
 def match_company(text: str, companies: Sequence[CompanyConfig]) -> CompanyConfig | None:
