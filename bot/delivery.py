@@ -66,8 +66,16 @@ class Dispatcher:
         self._batch = batch
         self._paused_until: dict[str, float] = {}
 
-    def paused(self, platform: str) -> bool:
-        return self._paused_until.get(platform, 0.0) > time.monotonic()
+    def paused(self, platform: str, target: str | None = None) -> bool:
+        """Whether a platform (or, for sinks limited per target, one of its targets) asked us to wait."""
+        now = time.monotonic()
+        return self._paused_until.get(platform, 0.0) > now or (
+            target is not None and self._paused_until.get(f"{platform}:{target}", 0.0) > now
+        )
+
+    def _pause_key(self, sink: Sink, item: DeliveryItem) -> str:
+        # Slack rate-limits the app as a whole; a Teams Workflows webhook is limited on its own.
+        return f"{item.platform}:{item.target}" if getattr(sink, "limited_per_target", False) else item.platform
 
     async def run_once(self) -> int:
         """Send every due row once; returns how many were sent."""
@@ -78,6 +86,8 @@ class Dispatcher:
             for item in await self._store.pending_deliveries(platform, limit=self._batch):
                 if self.paused(platform):
                     break
+                if self.paused(platform, item.target):
+                    continue
                 if not await self._store.claim_delivery(item.id, self._owner, self._claim_ttl):
                     continue
                 sent += await self._deliver(sink, item)
@@ -93,7 +103,7 @@ class Dispatcher:
             retry_at = None
             if exc.retry_after is not None and not exc.permanent:
                 retry_at = datetime.now(UTC) + timedelta(seconds=max(0.0, exc.retry_after))
-                self._paused_until[item.platform] = time.monotonic() + max(0.0, exc.retry_after)
+                self._paused_until[self._pause_key(sink, item)] = time.monotonic() + max(0.0, exc.retry_after)
             log.warning("delivery %s to %s %s failed%s: %s", item.id, item.platform, item.target,
                         " (permanent)" if exc.permanent else "", exc, extra=context)
             await self._store.mark_failed(item.id, str(exc), permanent=exc.permanent, retry_at=retry_at)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from test_answers import KC_Q1_2024, metric
 from bot.config import Route
 from bot.delivery import Dispatcher
 from bot.digest.model import Digest
+from bot.errors import DeliveryError
 from bot.models import Document, Report
 from bot.platforms.slack import SlackSink, web_client
 from bot.sources.base import FetchedDocument
@@ -268,3 +270,46 @@ async def test_run_forever_delivers_until_stopped(store: Store, slack: FakeSlack
     stop.set()
     await asyncio.wait_for(task, 5)
     assert len(slack.top_level(CHANNEL)) == 1
+
+
+async def test_a_throttled_teams_webhook_does_not_hold_back_the_others() -> None:
+    """A 429 from one Workflows webhook pauses that webhook only; Slack-style sinks pause the platform."""
+    class Store:
+        def __init__(self) -> None:
+            self.failed: list[int] = []
+            self.sent: list[int] = []
+
+        async def pending_deliveries(self, platform: str | None = None, limit: int = 50) -> list[object]:
+            return [item for item in ITEMS if item.id not in self.failed + self.sent]
+
+        async def claim_delivery(self, delivery_id: int, owner: str, ttl: float) -> bool:
+            return True
+
+        async def mark_failed(self, delivery_id: int, error: str, *, permanent: bool, retry_at: object) -> None:
+            self.failed.append(delivery_id)
+
+        async def mark_sent(self, delivery_id: int, external_id: str | None) -> None:
+            self.sent.append(delivery_id)
+
+    class Sink:
+        platform = "teams"
+        limited_per_target = True
+
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        async def send(self, item: object, digest: object) -> str | None:
+            target = item.target  # type: ignore[attr-defined]
+            self.calls.append(target)
+            if target == "HOOK_A":
+                raise DeliveryError("throttled", retry_after=60)
+            return None
+
+    report = Report(kind="transcript")
+    ITEMS = [SimpleNamespace(id=i, platform="teams", target=t, event_id=1, ticker=None, report=report)
+             for i, t in ((1, "HOOK_A"), (2, "HOOK_A"), (3, "HOOK_B"))]
+    store, sink = Store(), Sink()
+    dispatcher = Dispatcher(store, {"teams": sink}, "me")  # type: ignore[arg-type]
+    assert await dispatcher.run_once() == 1
+    assert sink.calls == ["HOOK_A", "HOOK_B"]  # the second row for HOOK_A waits, HOOK_B goes out
+    assert dispatcher.paused("teams", "HOOK_A") and not dispatcher.paused("teams", "HOOK_B")

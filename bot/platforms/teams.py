@@ -117,6 +117,7 @@ class TeamsSink:
     in the environment variable named by the delivery's target (Route.target)."""
 
     platform = "teams"
+    limited_per_target = True  # each Workflows webhook has its own rate limit
 
     def __init__(
         self,
