@@ -17,8 +17,9 @@ def _load(args: argparse.Namespace) -> tuple[Settings, BotConfig, Path | None]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bot.config import log_secrets
     from bot.logs import configure_logging
-    from bot.service import log_secrets, run
+    from bot.service import run
 
     settings, config, path = _load(args)
     if args.port is not None:

@@ -122,3 +122,15 @@ def config_path(settings: Settings) -> Path | None:
         return settings.config_file
     default = Path(os.getcwd()) / "config" / "bot.yaml"
     return default if default.is_file() else None
+
+
+def secret_env_names(config: BotConfig) -> list[str]:
+    """Environment variables the config names that hold credentials: Teams webhooks, transcript API keys."""
+    names = [r.target for r in config.routes if r.platform == "teams"]
+    names += [key for s in config.sources if (key := getattr(s, "api_key_env", None))]
+    return list(dict.fromkeys(names))
+
+
+def log_secrets(settings: Settings, config: BotConfig) -> list[str]:
+    """Every value the logs must never show: Settings' secrets and what the config's variables hold."""
+    return [*settings.secrets(), *(os.environ[n] for n in secret_env_names(config) if os.environ.get(n))]

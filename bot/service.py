@@ -22,11 +22,11 @@ from sqlalchemy.exc import ArgumentError
 from starlette.routing import BaseRoute, Route
 
 from bot import telemetry
-from bot.config import BotConfig, Settings
+from bot.config import BotConfig, Settings, log_secrets, secret_env_names
 from bot.config import Route as RouteSpec
 from bot.delivery import Dispatcher, Sink
 from bot.errors import ConfigError
-from bot.logs import Redactor, env_secrets
+from bot.logs import Redactor
 from bot.models import Document, Report
 from bot.platforms.console import ConsoleSink
 from bot.platforms.manifest import EVENTS_PATH
@@ -35,7 +35,6 @@ from bot.platforms.teams import TeamsSink, teams_endpoint
 from bot.scheduler import Scheduler, replica_id
 from bot.sources import FetchedDocument, SourceState
 from bot.sources.inbox import InboxSpec
-from bot.sources.transcripts import TranscriptsSpec
 from bot.store import IngestResult, Store
 from bot.store.types import DeliveryItem
 from bot.web import ReadinessCheck, build_app
@@ -204,18 +203,6 @@ def _safe_database_url(url: str) -> str:
     except ArgumentError:
         raise ConfigError("environment variable DATABASE_URL: not a database URL "
                           "(e.g. sqlite+aiosqlite:///./data/bot.db)") from None
-
-
-def secret_env_names(config: BotConfig) -> list[str]:
-    """Environment variables the config names that hold credentials: Teams webhooks, transcript API keys."""
-    names = [r.target for r in config.routes if r.platform == "teams"]
-    names += [s.api_key_env for s in config.sources if isinstance(s, TranscriptsSpec)]
-    return list(dict.fromkeys(names))
-
-
-def log_secrets(settings: Settings, config: BotConfig) -> list[str]:
-    """Every value the logs must never show: Settings' secrets and what the config's variables hold."""
-    return [*settings.secrets(), *env_secrets(secret_env_names(config))]
 
 
 def readiness_checks(store: Store, scheduler: Scheduler, slack: SlackApp | None) -> dict[str, ReadinessCheck]:

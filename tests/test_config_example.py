@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import Settings, load_config
+from bot.config import Settings, load_config, log_secrets
 from bot.errors import ConfigError
-from bot.service import log_secrets, make_plan
+from bot.service import make_plan
 from bot.sources import SOURCE_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
