@@ -50,8 +50,8 @@ def _with_store(args: argparse.Namespace, work: Callable[[Settings, BotConfig, S
 
 
 def _logging(settings: Settings, config: BotConfig) -> None:
-    from bot.logs import configure_logging
     from bot.config import log_secrets
+    from bot.logs import configure_logging
 
     configure_logging(settings.log_level, log_secrets(settings, config))
 
