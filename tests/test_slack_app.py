@@ -300,3 +300,15 @@ async def test_missing_secrets_are_a_config_error(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         build_slack(settings(slack, **overrides), store, BotConfig())
+
+
+async def test_command_latency_is_recorded_for_metrics(served: Served, slack: FakeSlack) -> None:
+    from prometheus_client import REGISTRY
+
+    def count() -> float:
+        value = REGISTRY.get_sample_value("earnings_bot_command_latency_seconds_count", {"platform": "slack"})
+        return value or 0.0
+
+    before = count()
+    await ask(served, slack, "help")
+    assert count() == before + 1

@@ -357,3 +357,13 @@ async def test_limiter_rate_is_configurable(server: LocalServer, client: httpx.A
     assert len(times) == 30
     assert times[-1] - times[0] >= 29 / 25.0 - 0.05
     assert _max_in_any_second(times) <= 25
+
+
+def test_user_agent_comes_from_sec_user_agent_when_the_config_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.sources.edgar import EdgarSpec
+
+    monkeypatch.setenv("SEC_USER_AGENT", "Example Research ops@example.com")
+    assert EdgarSpec(name="sec", tickers=("KC",)).user_agent == "Example Research ops@example.com"
+    monkeypatch.delenv("SEC_USER_AGENT")
+    with pytest.raises(ValueError, match="SEC_USER_AGENT"):
+        EdgarSpec(name="sec", tickers=("KC",))

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import secrets
+import time
 from collections.abc import Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from bot.errors import ConfigError, DeliveryError, StoreError
 from bot.models import CompanyConfig
 from bot.platforms.manifest import EVENTS_PATH
 from bot.store.types import DeliveryItem
+from bot.telemetry import COMMAND_LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +296,7 @@ class Commands:
         app.error(self.on_error)
 
     async def answer(self, text: str, channel: str | None) -> Answer:
+        started = time.monotonic()
         try:
             return await answer(parse(text), self._store, companies=self._companies, platform=PLATFORM,
                                 channel=channel)
@@ -305,6 +308,8 @@ class Commands:
             log.exception("slack: answering a command failed", extra={"platform": PLATFORM})
             return Answer(ok=False, title="Something went wrong answering that; it has been logged.",
                           shareable=False)
+        finally:
+            COMMAND_LATENCY.labels(platform=PLATFORM).observe(time.monotonic() - started)
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         await ack()

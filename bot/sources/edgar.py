@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 from datetime import date, datetime, timedelta
@@ -11,7 +12,7 @@ from typing import Any, Literal
 from urllib.parse import urljoin
 
 import httpx
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from selectolax.lexbor import LexborHTMLParser
 
 from bot.errors import SourceError
@@ -45,10 +46,13 @@ EDGAR_LIMITER = RateLimiter(10.0)  # SEC's fair-access limit, for all EDGAR traf
 
 
 class EdgarSpec(SourceSpec):
-    """Earnings filings of `tickers` from EDGAR; `user_agent` must name the operator and an e-mail."""
+    """Earnings filings of `tickers` from EDGAR; `user_agent` must name the operator and an e-mail.
+
+    Without `user_agent` in the config, the SEC_USER_AGENT environment variable supplies it.
+    """
 
     kind: Literal["edgar"] = "edgar"
-    user_agent: str
+    user_agent: str = Field(default_factory=lambda: os.environ.get("SEC_USER_AGENT", ""), validate_default=True)
     forms: tuple[str, ...] = ("8-K", "6-K")
     base_url: str | None = "https://www.sec.gov"
     data_url: str = "https://data.sec.gov"
@@ -57,6 +61,8 @@ class EdgarSpec(SourceSpec):
     @field_validator("user_agent")
     @classmethod
     def _user_agent(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("user_agent is required (or set SEC_USER_AGENT): your name and a contact e-mail")
         if not has_email(v):
             raise ValueError("user_agent must contain a contact e-mail address (SEC fair-access policy)")
         return v.strip()
