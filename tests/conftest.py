@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
+from httpserver import LocalServer
 
 from bot.store import Store
 
@@ -107,3 +109,15 @@ def rss_feed(entries: list[tuple[str, str, str]]) -> str:
         for guid, link, title in entries
     )
     return f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{items}</channel></rss>"
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as s:
+        yield s
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(verify=False) as c:  # plain http to 127.0.0.1 only
+        yield c

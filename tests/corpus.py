@@ -27,3 +27,11 @@ def corpus_documents() -> list[Path]:
         if p.is_file() and p.name != "SOURCES.md" and p.relative_to(CORPUS).parts[0] not in NOT_DOCUMENTS
     )
     return [SEED, *docs] if SEED.is_file() else docs
+
+
+def corpus_file(rel: str) -> bytes:
+    """The bytes of ../shared/corpus/REL, or a skip naming the missing file."""
+    path = CORPUS / rel
+    if not path.is_file():
+        pytest.skip(f"needs the shared corpus (../shared/corpus): {rel} is absent")
+    return path.read_bytes()

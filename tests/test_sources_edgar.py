@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from bot.sources.edgar import (
     press_release_exhibits,
 )
 from bot.sources.http import RateLimiter
+from tests.corpus import corpus_file as corpus
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"
@@ -39,25 +39,6 @@ INDEX_HTML = "edgar/edgartools__0000796343-23-000044-index.html"
 ADOBE_RELEASE = "press_releases/edgartools__adbeex991q123.htm"
 TSLA_LATEST = ("0001564590-22-034639", "0001564590-22-033053", "0001564590-22-026048", "0001564590-22-025153")
 DATS_EXHIBITS = ("ea191807ex99-1_datchat.htm", "ea191807ex99-2_datchat.htm", "ea191807ex99-3_datchat.htm")
-
-
-def corpus(rel: str) -> bytes:
-    path = CORPUS / rel
-    if not path.is_file():
-        pytest.skip(f"needs the shared corpus (../shared/corpus): {rel} is absent")
-    return path.read_bytes()
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as s:
-        yield s
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(verify=False) as c:  # plain http to 127.0.0.1 only
-        yield c
 
 
 def spec(server: LocalServer, **extra: object) -> EdgarSpec:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,12 +141,6 @@ def server() -> Iterator[LocalServer]:
         s.route("/loop-a", Reply.redirect("/loop-b"))
         s.route("/loop-b", Reply.redirect("/loop-a"))
         yield s
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(verify=False) as c:  # plain http to 127.0.0.1 only
-        yield c
 
 
 @pytest.fixture(autouse=True)

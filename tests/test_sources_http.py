@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -14,19 +13,6 @@ from httpserver import LocalServer, Reply
 from bot.errors import SourceError
 from bot.sources.base import Validator, rebase, remember
 from bot.sources.http import RateLimiter, fetch, parse_retry_after, redact
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as s:
-        yield s
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(verify=False) as c:  # plain http to 127.0.0.1 only
-        yield c
-
 
 NOW = datetime(2025, 11, 4, 12, 0, 0, tzinfo=UTC)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,29 +13,11 @@ from pydantic import ValidationError
 from bot.errors import SourceError
 from bot.sources.base import SourceState
 from bot.sources.rss import RssSource, RssSpec, parse_feed
+from tests.corpus import corpus_file as corpus
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"
 UA = "Earnings Bot Tests ops@example.com"
-
-
-def corpus(rel: str) -> bytes:
-    path = CORPUS / rel
-    if not path.is_file():
-        pytest.skip(f"needs the shared corpus (../shared/corpus): {rel} is absent")
-    return path.read_bytes()
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as s:
-        yield s
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(verify=False) as c:  # plain http to 127.0.0.1 only
-        yield c
 
 
 COMPANY_FEED = "feeds/sec_company_filings_rss_feed_parser__company_filings_rss_feed.xml"

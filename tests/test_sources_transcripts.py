@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 from bot.errors import SourceError
 from bot.sources.base import SourceState
 from bot.sources.transcripts import Quarter, TranscriptsSource, TranscriptsSpec, pick_transcript
+from tests.corpus import corpus_file as corpus
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sources"
@@ -26,25 +26,6 @@ MSFT = "transcripts/earningscall-python__msft-transcript-response.body.json"
 AAPL_L4 = "transcripts/earningscall-python__aapl-q1-2022-advanced-data-level-4.body.json"
 AAPL_SPEAKERS = "transcripts/earningscall-python__aapl-q1-2022-speaker-name-map-v2.body.json"
 NVDA = "transcripts/earningscall-python__nvda-q2-2025-level-4-data-missing.body.json"
-
-
-def corpus(rel: str) -> bytes:
-    path = CORPUS / rel
-    if not path.is_file():
-        pytest.skip(f"needs the shared corpus (../shared/corpus): {rel} is absent")
-    return path.read_bytes()
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as s:
-        yield s
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(verify=False) as c:  # plain http to 127.0.0.1 only
-        yield c
 
 
 @pytest.fixture(autouse=True)

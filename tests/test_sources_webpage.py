@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +49,6 @@ def minimal_pdf(text: str) -> bytes:
 
 
 RELEASE_PDF = minimal_pdf("Acme Widgets third quarter 2025 revenue was $412.3 million.")
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as s:
-        yield s
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(verify=False) as c:  # plain http to 127.0.0.1 only
-        yield c
 
 
 def serve_site(server: LocalServer) -> None:
