@@ -32,6 +32,7 @@ from bot.digest.slack import SHARE_ACTION, SlackMessage, render_answer, render_d
 from bot.errors import ConfigError, DeliveryError, StoreError
 from bot.models import CompanyConfig
 from bot.platforms.manifest import EVENTS_PATH
+from bot.platforms.slack_ack import CommandAck
 from bot.store.types import DeliveryItem
 from bot.telemetry import COMMAND_LATENCY
 
@@ -271,7 +272,7 @@ class Commands:
         self._replies = replies
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -313,7 +314,7 @@ class Commands:
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         await ack()
-        self._spawn(self.reply_command(command))
+        self.spawn(self.reply_command(command))
 
     async def reply_command(self, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "")
@@ -324,7 +325,7 @@ class Commands:
 
     async def on_share(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        self._spawn(self.reply_share(body, action))
+        self.spawn(self.reply_share(body, action))
 
     async def reply_share(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         url = str(body.get("response_url") or "")
@@ -348,9 +349,11 @@ class SlackApp:
     Socket Mode start/stop, and the connection state for /readyz."""
 
     def __init__(self, app: AsyncApp, sink: SlackSink, socket: AsyncSocketModeHandler | None,
-                 commands: Commands, replies: Replies) -> None:
+                 commands: Commands, replies: Replies, *, signing_secret: str) -> None:
         self.app = app
-        self.asgi = AsyncSlackRequestHandler(app, path=EVENTS_PATH)
+        # /earnings is acked in front of bolt (see slack_ack); interactivity goes through bolt.
+        self.asgi = CommandAck(AsyncSlackRequestHandler(app, path=EVENTS_PATH), signing_secret, COMMAND,
+                               lambda fields: commands.spawn(commands.reply_command(fields)))
         self.sink = sink
         self.socket = socket
         self._commands = commands
@@ -395,10 +398,11 @@ def build_slack(settings: Settings, store: AnswerStore, config: BotConfig) -> Sl
             "SLACK_SIGNING_SECRET is not set (needed in HTTP mode; or set SLACK_APP_TOKEN for Socket Mode)"
         )
     client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    # Socket Mode without a signing secret: a random one, so nothing posted to /slack/events is trusted.
+    signing = signing or secrets.token_hex(32)
     app = AsyncApp(
         client=client,
-        # Socket Mode without a signing secret: a random one, so nothing posted to /slack/events is trusted.
-        signing_secret=signing or secrets.token_hex(32),
+        signing_secret=signing,
         process_before_response=True,  # listeners only ack and spawn: see Commands
         logger=logging.getLogger("slack_bolt"),
     )
@@ -406,4 +410,4 @@ def build_slack(settings: Settings, store: AnswerStore, config: BotConfig) -> Sl
     commands = Commands(CachedStore(store), config.companies, replies)
     commands.register(app)
     socket = AsyncSocketModeHandler(app, app_token=app_token, web_client=client) if app_token else None
-    return SlackApp(app, SlackSink(client), socket, commands, replies)
+    return SlackApp(app, SlackSink(client), socket, commands, replies, signing_secret=signing)
