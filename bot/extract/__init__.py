@@ -31,6 +31,7 @@ DOWN_WORDS = re.compile(r"\b(?:decreas\w*|declin\w*|fell|down|lower|drop\w*|redu
 FULL_YEAR = re.compile(
     r"\b(?:full[- ]year|for the (?:full |fiscal )?year|fiscal(?: year)? (?:19|20)\d\d|for (?:19|20)\d\d\b|annual)", re.I
 )
+QUARTER_OF_YEAR = re.compile(r"quarter (?:of |ended )?(?:fiscal |the fiscal year )?(?:year )?(?:19|20)\d\d", re.I)
 FIRST_TIME = re.compile(
     r"(?:turn\w*|achiev\w*|reach\w*)\s(?:(?:our|the)\s)?(?P<what>(?:adjusted\s)?[\w ]{2,30}?)\s(?:positive|profitab\w*|"
     r"breakeven)\sfor the first time",
@@ -134,7 +135,9 @@ def _observe(s: Sentence, readings: list[Reading], report_period: str | None) ->
         obs = by_key.get(key)
         if obs is None:
             period = report_period
-            if FULL_YEAR.search(s.text[: r.amount.start]) and report_period and report_period.startswith("Q"):
+            prefix = s.text[: r.amount.start]
+            if (FULL_YEAR.search(prefix) and not QUARTER_OF_YEAR.search(prefix) and report_period
+                    and report_period.startswith("Q")):
                 period = f"FY{report_period.rsplit(' ', 1)[-1]}"
             obs = Observation(r.mention, s, key, name, "percent" if r.share_of else r.mention.kind, period=period)
             by_key[key] = obs

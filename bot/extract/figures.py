@@ -131,7 +131,8 @@ def _compatible(mention: MetricMention, amount: Amount, role: Role) -> bool:
     if amount.kind in ("pp", "bps", "multiple"):
         return False
     if amount.kind == "money":
-        return mention.kind in ("money", "per_share", "any")
+        # A per-share figure is never written in millions or billions.
+        return mention.kind in ("money", "any") or (mention.kind == "per_share" and not amount.scale_written)
     if amount.kind == "percent":
         return mention.kind in ("percent", "any") or role == "current"
     return mention.kind in ("count", "any")

@@ -17,7 +17,7 @@ SAFE_HARBOR_PHRASES = (
     "safe harbour", "differ materially", "undertake no obligation", "undertakes no obligation",
     "undertake no duty", "not undertake any obligation", "risks and uncertainties", "risk and uncertainties",
     "risk factors", "exchange act of 1934", "securities act of 1933", "reconciliation of non-gaap",
-    "reconciliation of these non-gaap",
+    "reconciliation of these non-gaap", "does not reconcile", "without unreasonable effort",
 )
 FORWARD = re.compile(
     r"\b(?:expect\w*|anticipat\w*|guid(?:ance|e|ed|ing)|outlook|forecast\w*|project(?:ed|ing|ion)\b|"

@@ -91,7 +91,7 @@ BASE_CATALOGUE: tuple[MetricDef, ...] = (
 # A segment or product revenue named in the text: "AI revenue", "public cloud revenues",
 # "revenues from enterprise cloud services", "revenues contributed by Xiaomi and Kingsoft ecosystem".
 SEGMENT_BEFORE = re.compile(
-    r"(?P<seg>(?:[A-Za-z][\w&/'-]*\s){1,4})(?:services?\s|business\s|segment\s)?(?:net\s)?(?:revenues?|sales)\b$"
+    r"(?<![\w&/'-])(?P<seg>(?:[A-Za-z][\w&/'-]*\s){1,4})(?:services?\s|business\s|segment\s)?(?:net\s)?(?:revenues?|sales)\b$"
 )
 SEGMENT_AFTER = re.compile(
     r"^\s(?:from|contributed by|generated (?:by|from))\s(?:our\s|the\s)?"
@@ -110,7 +110,7 @@ SEGMENT_STOP = frozenset(
         "generate generated contributed achieve achieving drive driving expand expanding expect expects "
         "expected see saw seeing grow growing deliver delivered report recognize recognized book booked "
         "recorded into delivering posted post guide guided estimate achieved reached generates drove delivers "
-        "reports "
+        "reports projecting expecting forecasting guiding anticipating targeting "
     ).split()
 )
 COST_LINE = re.compile(
@@ -219,7 +219,8 @@ def _segment_words(words: list[str]) -> str | None:
 
 def _segment_revenue(sentence: str, start: int, end: int) -> str | None:
     """The segment named around a 'revenue' mention, if any ('AI revenue' -> 'AI')."""
-    before = SEGMENT_BEFORE.search(sentence[max(0, start - 60) : end])
+    lo = sentence.rfind(" ", 0, max(0, start - 60)) + 1 if start > 60 else 0  # never cut a word in two
+    before = SEGMENT_BEFORE.search(sentence, lo, end)
     if before:
         seg = _segment_words(before.group("seg").split())
         if seg:
