@@ -27,7 +27,6 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 CHECK_TIMEOUT = 3.0
 EVENTS_SHOWN = 20
 DELIVERIES_SHOWN = 50
-REPORT_WINDOW = 200  # newest outbox rows searched for the shown events' reports
 
 
 class StatusStore(Protocol):
@@ -36,6 +35,7 @@ class StatusStore(Protocol):
     async def source_status(self) -> list[SourceStatus]: ...
     async def events(self, limit: int = 50) -> list[EventSummary]: ...
     async def deliveries(self, state: str | None = None, limit: int = 100) -> list[DeliveryItem]: ...
+    async def event_reports(self, event_ids: Sequence[int]) -> dict[int, Report]: ...
 
 
 async def _run_check(name: str, check: ReadinessCheck, timeout: float) -> bool:
@@ -176,15 +176,6 @@ def render_page(
     )
 
 
-def event_reports(deliveries: Sequence[DeliveryItem]) -> dict[int, Report]:
-    """Each event's report from its newest outbox row (the digest its channels were sent)."""
-    newest: dict[int, DeliveryItem] = {}
-    for item in deliveries:
-        if item.event_id not in newest or item.id > newest[item.event_id].id:
-            newest[item.event_id] = item
-    return {event_id: item.report for event_id, item in newest.items()}
-
-
 # --------------------------------------------------------------------------- app
 
 
@@ -222,13 +213,12 @@ def build_app(
         try:
             sources = await store.source_status()
             events = await store.events(limit=EVENTS_SHOWN)
-            recent = await store.deliveries(limit=REPORT_WINDOW)
-            shown = {e.id for e in events}
-            reports = event_reports([d for d in recent if d.event_id in shown])
+            recent = await store.deliveries(limit=DELIVERIES_SHOWN)
+            reports = await store.event_reports([e.id for e in events])
         except StoreError as exc:
             log.warning("status page: %s", exc)
             return PlainTextResponse("the database is unreachable; see /readyz", status_code=503)
-        html = render_page(sources, events, reports, recent[:DELIVERIES_SHOWN], redact=redact)
+        html = render_page(sources, events, reports, recent, redact=redact)
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     own = [

@@ -129,6 +129,15 @@ async def test_status_page_shows_sources_events_digests_and_deliveries(store: St
     assert 'href="file:' not in html
 
 
+async def test_an_event_no_route_delivered_still_shows_its_digest(store: Store) -> None:
+    fetched, document, report = _report("Kingsoft Cloud")
+    await store.ingest(fetched, document, report, [])
+    assert await store.deliveries() == []
+    async with _client(store) as client:
+        html = (await client.get("/")).text
+    assert build_digest(report).headline[0].value in html
+
+
 async def test_status_page_before_anything_happened(store: Store) -> None:
     async with _client(store) as client:
         page = await client.get("/")
