@@ -19,7 +19,7 @@ from bot.extract import extract
 from bot.extract.load import load_bytes
 from bot.models import Document, Frozen, Report
 from bot.sources.base import FetchedDocument, Source, SourceSpec
-from bot.store import IngestResult, Store
+from bot.store import IngestResult, SourceStatus, Store
 from bot.store.schema import utcnow
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,9 @@ def understand(fetched: FetchedDocument, config: BotConfig) -> tuple[Document, R
     return document, extract(document, companies=config.companies, metrics=config.metrics)
 
 
-async def process(store: Store, fetched: FetchedDocument, *, config: BotConfig) -> IngestResult | None:
+async def process(
+    store: Store, fetched: FetchedDocument, *, config: BotConfig, deliver: bool = True
+) -> IngestResult | None:
     """Load, extract and store one document. A document that cannot be read is logged and skipped (None);
     a StoreError propagates (the poll's state must then not be saved)."""
     where = {"source": fetched.source, "key": fetched.key}
@@ -121,7 +123,7 @@ async def process(store: Store, fetched: FetchedDocument, *, config: BotConfig) 
     except Exception:  # an extractor bug on one document must not stop the others
         log.exception("source %s: skipped %s: extraction failed", fetched.source, fetched.key, extra=where)
         return None
-    result = await store.ingest(fetched, document, report, config.routes)
+    result = await store.ingest(fetched, document, report, config.routes, deliver=deliver)
     log.info(
         "source %s: %s %s (event %d, document %d, %d queued)",
         fetched.source,
@@ -147,41 +149,45 @@ async def poll_source(
 ) -> PollOutcome:
     """One poll under the source's lease: skip when another replica holds it or (unless `force`) when the
     source is not due; else poll, store every document, and only then save the source's new state.
-    A SourceError (or a poll running past the lease) is recorded with an exponential backoff."""
+    A SourceError (or a poll running past the lease) is recorded with an exponential backoff.
+
+    Store round trips: a read when not forced (most ticks end there), one write to take the lease and read
+    the state, one write to record the poll and give the lease back; a poll that finds nothing new saves
+    no state."""
     spec = source.spec
     name = spec.name
     ttl = lease_seconds if lease_seconds is not None else lease_ttl(spec)
     extra = {"source": name}
     ticked = utcnow()  # the next poll is due one interval after this one was
     tolerance = due_tolerance(spec)
+    due_by: datetime | None = None
     if not force:  # a cheap read first: most ticks of most replicas end here, without a write
         status = await store.status_of(name)
         if status is not None and not is_due(status.next_poll_at, utcnow(), tolerance):
             return PollOutcome(source=name, status="skipped", reason="not due", next_poll_at=status.next_poll_at)
-    if not await store.acquire_lease(name, owner, ttl):
-        holder = await store.status_of(name)
-        reason = "polled by another replica"
-        if holder is not None and holder.lease_owner and holder.lease_expires_at:
-            reason += f" ({holder.lease_owner}, lease until {holder.lease_expires_at:%Y-%m-%d %H:%M:%S}Z)"
-        log.debug("source %s: skipped, %s", name, reason, extra=extra)
-        return PollOutcome(source=name, status="skipped", reason=reason)
+        due_by = utcnow() + timedelta(seconds=tolerance)  # checked again with the lease: another replica
+    lease = await store.begin_poll(name, owner, ttl, due_by=due_by)  # may just have polled it
+    if lease.state is None:
+        return _not_leased(name, lease.status, due_by)
+    fetched_at = utcnow()
+    previous_failures = lease.status.failures
+    finished = False  # once the poll is recorded, its lease is given back with it
     try:
-        status = await store.status_of(name)  # again under the lease: another replica may just have polled
-        if not force and status is not None and not is_due(status.next_poll_at, utcnow(), tolerance):
-            return PollOutcome(source=name, status="skipped", reason="not due", next_poll_at=status.next_poll_at)
-        previous_failures = status.failures if status is not None else 0
-        state = await store.load_state(name)
-        fetched_at = utcnow()
+        error: tuple[str, float | None] | None = None
         try:
             async with asyncio.timeout(ttl * 0.8):
-                result = await source.poll(client, state)
+                result = await source.poll(client, lease.state)
         except SourceError as exc:
-            return await _failed(store, spec, previous_failures, str(exc), exc.retry_after)
+            error = (str(exc), exc.retry_after)
         except TimeoutError:
-            return await _failed(store, spec, previous_failures, f"poll took longer than {ttl * 0.8:g}s", None)
+            error = (f"poll took longer than {ttl * 0.8:g}s", None)
         except Exception as exc:  # a bug in one source must not stop the scheduler
             log.exception("source %s: poll crashed", name, extra=extra)
-            return await _failed(store, spec, previous_failures, f"internal error ({type(exc).__name__})", None)
+            error = (f"internal error ({type(exc).__name__})", None)
+        if error is not None:
+            failed = await _failed(store, spec, owner, previous_failures, *error)
+            finished = True
+            return failed
 
         async def keep_lease() -> bool:
             return await store.acquire_lease(name, owner, ttl)
@@ -191,19 +197,33 @@ async def poll_source(
             log.warning("source %s: lease lost while storing; state not saved", name, extra=extra)
             return outcome.model_copy(update={"source": name})
         next_poll_at = next_poll(ticked, fetched_at, spec.interval_seconds)
-        await store.record_poll(name, state=result.state, error=None, next_poll_at=next_poll_at)
-        log.info(
-            "source %s: polled, %d documents, %d new, %d duplicates, %d rejected",
-            name,
-            outcome.fetched,
-            outcome.stored,
-            outcome.duplicates,
-            outcome.rejected,
-            extra=extra,
-        )
-        return outcome.model_copy(update={"source": name, "next_poll_at": next_poll_at})
+        changed = result.state if result.state != lease.state else None  # a 304 saves no state
+        await store.finish_poll(name, owner, state=changed, error=None, next_poll_at=next_poll_at)
+        finished = True
     finally:
-        await _release(store, name, owner)
+        if not finished:  # lease lost, a store failure, or a cancelled poll: nothing recorded
+            await _release(store, name, owner)
+    log.info(
+        "source %s: polled, %d documents, %d new, %d duplicates, %d rejected",
+        name,
+        outcome.fetched,
+        outcome.stored,
+        outcome.duplicates,
+        outcome.rejected,
+        extra=extra,
+    )
+    return outcome.model_copy(update={"source": name, "next_poll_at": next_poll_at})
+
+
+def _not_leased(name: str, status: SourceStatus, due_by: datetime | None) -> PollOutcome:
+    """Why `begin_poll` did not hand over the lease: not due (any more), or another replica holds it."""
+    if due_by is not None and not is_due(status.next_poll_at, due_by, 0.0):
+        return PollOutcome(source=name, status="skipped", reason="not due", next_poll_at=status.next_poll_at)
+    reason = "polled by another replica"
+    if status.lease_owner and status.lease_expires_at:
+        reason += f" ({status.lease_owner}, lease until {status.lease_expires_at:%Y-%m-%d %H:%M:%S}Z)"
+    log.debug("source %s: skipped, %s", name, reason, extra={"source": name})
+    return PollOutcome(source=name, status="skipped", reason=reason)
 
 
 async def _store_all(
@@ -211,12 +231,14 @@ async def _store_all(
     documents: Sequence[FetchedDocument],
     config: BotConfig,
     keep_lease: Callable[[], Awaitable[bool]] | None = None,
+    *,
+    deliver: bool = True,
 ) -> PollOutcome:
     """Process each document; with `keep_lease`, extend the lease after each and stop when it is lost."""
     stored = duplicates = rejected = queued = 0
     lost = False
     for fetched in documents:
-        result = await process(store, fetched, config=config)
+        result = await process(store, fetched, config=config, deliver=deliver)
         if result is None:
             rejected += 1
         elif result.stored:
@@ -240,12 +262,13 @@ async def _store_all(
 
 
 async def _failed(
-    store: Store, spec: SourceSpec, previous_failures: int, error: str, retry_after: float | None
+    store: Store, spec: SourceSpec, owner: str, previous_failures: int, error: str, retry_after: float | None
 ) -> PollOutcome:
+    """Record a failed poll with its backoff and give the lease back (one write)."""
     failures = previous_failures + 1
     delay = backoff_delay(spec.interval_seconds, failures, retry_after)
     next_poll_at = utcnow() + timedelta(seconds=delay)
-    await store.record_poll(spec.name, state=None, error=error, next_poll_at=next_poll_at)
+    await store.finish_poll(spec.name, owner, state=None, error=error, next_poll_at=next_poll_at)
     log.warning(
         "source %s: poll failed (%d in a row), next try in %.0fs: %s",
         spec.name,
@@ -267,7 +290,10 @@ async def _release(store: Store, name: str, owner: str) -> None:
 async def backfill(
     store: Store, source: Source, client: httpx.AsyncClient, ticker: str, quarters: int, *, config: BotConfig
 ) -> PollOutcome:
-    """Fetch and store the documents of a ticker's last `quarters` quarters from one source."""
+    """Fetch and store the documents of a ticker's last `quarters` quarters from one source.
+
+    History is stored for queries (`/earnings KC revenue history`), not posted: nothing is queued.
+    """
     documents = await source.backfill(client, ticker, quarters)
-    outcome = await _store_all(store, documents, config)
+    outcome = await _store_all(store, documents, config, deliver=False)
     return outcome.model_copy(update={"source": source.spec.name})

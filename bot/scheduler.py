@@ -26,6 +26,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 30.0  # seconds a running poll gets to finish on stop before it is cancelled
+POLL_CONCURRENCY = 100  # polls in flight at once (sockets, store connections); the rest wait their turn
 
 
 def replica_id(settings: Settings | None) -> str:
@@ -53,7 +54,10 @@ class Scheduler:
         sources: Sequence[Source] | None = None,
         client: httpx.AsyncClient | None = None,
         lease_seconds: float | None = None,
+        concurrency: int = POLL_CONCURRENCY,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.store = store
         self.config = config
         self.owner = owner or replica_id(settings)
@@ -65,6 +69,7 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._inflight: set[asyncio.Task[object]] = set()
         self._stopping = False
+        self._slots = asyncio.Semaphore(concurrency)
 
     @property
     def running(self) -> bool:
@@ -110,6 +115,12 @@ class Scheduler:
                 self._inflight.discard(task)
 
     async def _poll(self, name: str, *, force: bool) -> PollOutcome:
+        async with self._slots:  # waiting here holds no lease: its clock starts with the poll
+            if self._stopping and not force:  # stop() came while this tick waited for a slot
+                return PollOutcome(source=name, status="skipped", reason="stopping")
+            return await self._poll_now(name, force=force)
+
+    async def _poll_now(self, name: str, *, force: bool) -> PollOutcome:
         try:
             return await poll_source(
                 self.store,
@@ -128,7 +139,8 @@ class Scheduler:
             return PollOutcome(source=name, status="failed", reason=f"internal error ({type(exc).__name__})")
 
     async def run_once(self, source_name: str | None = None) -> list[PollOutcome]:
-        """Poll every source (or one) now, whether due or not, each in its own task; for `poll --once`."""
+        """Poll every source (or one) now, whether due or not, at most `concurrency` at a time; for
+        `poll --once`."""
         if source_name is not None and source_name not in self.sources:
             known = ", ".join(sorted(self.sources)) or "none"
             raise InputError(f"no source named {source_name!r} (configured: {known})")
@@ -154,11 +166,10 @@ class Scheduler:
                 await asyncio.wait(late)
         if self._aps is not None and self._aps.running:
             self._aps.shutdown(wait=False)
-        for name in self.sources:
-            try:
-                await self.store.release_lease(name, self.owner)
-            except BotError as exc:  # the lease expires on its own
-                log.warning("source %s: could not release the lease: %s", name, exc, extra={"source": name})
+        try:
+            await self.store.release_leases(list(self.sources), self.owner)
+        except BotError as exc:  # the leases expire on their own
+            log.warning("scheduler: could not release the leases of replica %s: %s", self.owner, exc)
         if self._own_client:
             await self._close_client()
         log.info("scheduler: stopped (replica %s)", self.owner)

@@ -61,16 +61,17 @@ class ServiceStore(Store):
     def drain(self) -> None:
         self.draining = True
 
-    async def record_poll(
-        self, source: str, *, state: SourceState | None, error: str | None, next_poll_at: datetime
+    async def finish_poll(
+        self, source: str, owner: str, *, state: SourceState | None, error: str | None, next_poll_at: datetime
     ) -> None:
-        await super().record_poll(source, state=state, error=error, next_poll_at=next_poll_at)
+        await super().finish_poll(source, owner, state=state, error=error, next_poll_at=next_poll_at)
         telemetry.record_poll(source, ok=error is None)
 
     async def ingest(
-        self, fetched: FetchedDocument, document: Document, report: Report, routes: Sequence[RouteSpec]
+        self, fetched: FetchedDocument, document: Document, report: Report, routes: Sequence[RouteSpec],
+        *, deliver: bool = True,
     ) -> IngestResult:
-        result = await super().ingest(fetched, document, report, routes)
+        result = await super().ingest(fetched, document, report, routes, deliver=deliver)
         if result.stored:
             telemetry.record_document(fetched.source, new_event=result.status == "new_event")
         return result

@@ -70,14 +70,14 @@ def _install_crash_hook(point: str) -> None:
 
         Store.ingest = ingest  # type: ignore[method-assign]
     elif point == "before_state":
-        real_record = Store.record_poll
+        real_finish = Store.finish_poll
 
-        async def record_poll(self, source, *, state, error, next_poll_at):  # type: ignore[no-untyped-def]
+        async def finish_poll(self, source, owner, *, state, error, next_poll_at):  # type: ignore[no-untyped-def]
             if state is not None:
                 die()
-            await real_record(self, source, state=state, error=error, next_poll_at=next_poll_at)
+            await real_finish(self, source, owner, state=state, error=error, next_poll_at=next_poll_at)
 
-        Store.record_poll = record_poll  # type: ignore[method-assign]
+        Store.finish_poll = finish_poll  # type: ignore[method-assign]
     else:
         raise SystemExit(f"unknown CRASH_AT {point!r}")
 

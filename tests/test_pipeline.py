@@ -252,3 +252,44 @@ async def test_rss_source_over_local_http_end_to_end(store: Store, client: httpx
     reports = await store.reports("ACME")
     assert [(r.period.fiscal_quarter, r.metric("revenue").value) for r in reports] == [(2, 131.0e6), (1, 120.5e6)]  # type: ignore[union-attr]
     assert len(await store.deliveries()) == 2
+
+
+async def test_a_poll_that_finds_nothing_new_saves_no_state_and_one_that_does_saves_it(
+    store: Store, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unchanged = SourceState(seen=("q1",))
+    await store.record_poll("scripted", state=unchanged, error=None, next_poll_at=T0)
+    source = Scripted(PollResult(documents=(), state=unchanged), result(doc("q2", quarter=2), seen=("q1", "q2")))
+    saved: list[SourceState | None] = []
+    real_finish = store.finish_poll
+
+    async def finish_poll(name: str, owner: str, **record: object) -> None:
+        saved.append(record["state"])  # type: ignore[arg-type]
+        await real_finish(name, owner, **record)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "finish_poll", finish_poll)
+    quiet = await poll_source(store, source, client, config=CONFIG, owner="me")  # e.g. a 304 Not Modified
+    busy = await poll_source(store, source, client, config=CONFIG, owner="me", force=True)
+    assert (quiet.status, quiet.fetched, busy.status, busy.stored) == ("ok", 0, "ok", 1)
+    assert saved == [None, SourceState(seen=("q1", "q2"))]  # only the record of the quiet poll is written
+    assert await store.load_state("scripted") == SourceState(seen=("q1", "q2"))
+    (status,) = await store.source_status()
+    assert status.lease_owner is None and status.last_success_at is not None
+
+
+async def test_a_source_another_replica_polled_since_the_first_look_is_not_polled_again(
+    store: Store, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = Scripted(result(doc("q1")))
+    later = datetime.now(UTC) + timedelta(seconds=60)
+    await store.record_poll("scripted", state=None, error=None, next_poll_at=later)  # the other replica's poll
+
+    async def before_that(name: str) -> None:  # what this replica read just before
+        return None
+
+    monkeypatch.setattr(store, "status_of", before_that)
+    outcome = await poll_source(store, source, client, config=CONFIG, owner="me")
+    assert (outcome.status, outcome.reason, source.states) == ("skipped", "not due", [])
+    assert outcome.next_poll_at is not None and abs((outcome.next_poll_at - later).total_seconds()) < 1
+    (status,) = await store.source_status()
+    assert status.lease_owner is None  # the due check and the lease are one statement: nothing to release

@@ -34,17 +34,28 @@ CONFIG = BotConfig(routes=(Route(platform="slack", target="C1"),))
 
 
 class Timed:
-    """A source whose every poll takes `seconds` and finds nothing; it counts its polls."""
+    """A source whose every poll takes `seconds` and finds nothing; it counts its polls, notes when each
+    started and how many of its kind ran at once (`running` is shared by every Timed source)."""
+
+    running = 0
+    most_running = 0
 
     def __init__(self, name: str, seconds: float, interval: float) -> None:
         self.spec = SourceSpec(name=name, kind="timed", interval_seconds=interval, jitter_seconds=0)
         self.seconds = seconds
         self.started = 0
         self.finished = 0
+        self.starts: list[float] = []
 
     async def poll(self, client: httpx.AsyncClient, state: SourceState) -> PollResult:
         self.started += 1
-        await asyncio.sleep(self.seconds)
+        self.starts.append(time.monotonic())
+        Timed.running += 1
+        Timed.most_running = max(Timed.most_running, Timed.running)
+        try:
+            await asyncio.sleep(self.seconds)
+        finally:
+            Timed.running -= 1
         self.finished += 1
         return PollResult(documents=(), state=state)
 
@@ -61,17 +72,23 @@ async def _until(condition: object, timeout: float = 10.0) -> None:
 
 
 async def test_a_hanging_source_does_not_delay_the_others(store: Store) -> None:
-    slow, fast = Timed("slow", 60.0, 0.3), Timed("fast", 0.0, 0.3)
+    interval = 0.3
+    slow, fast = Timed("slow", 60.0, interval), Timed("fast", 0.0, interval)
     scheduler = Scheduler(store, CONFIG, owner="me", sources=[slow, fast], lease_seconds=30)
     scheduler.start()
     try:
-        await asyncio.sleep(1.6)
+        # the fast source keeps its rhythm while the slow one hangs: at least once per 4 intervals (with a
+        # start-up allowance), however loaded the machine
+        await _until(lambda: slow.started == 1 and fast.finished >= 4, timeout=4 * 4 * interval + 5)
         assert scheduler.running
-        assert slow.started == 1 and slow.finished == 0
-        assert fast.finished >= 4  # every 0.3 s while the other hangs
+        assert (slow.started, slow.finished) == (1, 0)
     finally:
         await scheduler.stop(grace=0.2)  # the hanging poll is cancelled after the grace
     assert not scheduler.running
+    # and never twice in one interval: a tick may come 5% early, the next poll is due 90% of an interval
+    # after the fetch at the soonest; a slow machine only makes the gaps longer
+    gaps = [b - a for a, b in itertools.pairwise(fast.starts)]
+    assert min(gaps) >= 0.8 * interval, gaps
     assert {s.name: s.lease_owner for s in await store.source_status()} == {"fast": None, "slow": None}
 
 
@@ -94,6 +111,18 @@ async def test_run_once_polls_every_source_now_even_when_not_due(store: Store) -
     assert (one.finished, two.finished) == (1, 2)
     with pytest.raises(InputError, match="no source named 'three' \\(configured: one, two\\)"):
         await scheduler.run_once("three")
+
+
+async def test_run_once_polls_a_bounded_number_of_sources_at_a_time(store: Store) -> None:
+    sources = [Timed(f"feed{n}", 0.05, 3600.0) for n in range(12)]
+    scheduler = Scheduler(store, CONFIG, owner="me", sources=sources, concurrency=3)
+    Timed.running = Timed.most_running = 0
+    outcomes = await scheduler.run_once()
+    assert [o.status for o in outcomes] == ["ok"] * 12
+    assert Timed.most_running == 3  # all twelve wait for one of three slots; none is left out
+    assert all(s.finished == 1 for s in sources)
+    with pytest.raises(ValueError, match="concurrency must be at least 1, got 0"):
+        Scheduler(store, CONFIG, owner="me", sources=sources, concurrency=0)
 
 
 # --------------------------------------------------------------------------- the CLI views
@@ -167,7 +196,9 @@ def test_backfill_stores_a_tickers_recent_quarters(cli_env: LocalServer, capsys:
     assert cli_main(["backfill", "acme", "--quarters", "2"]) == 0
     assert "acme-news: ok, 2 documents: 2 new" in capsys.readouterr().out
     assert cli_main(["events", "--json"]) == 0
-    assert sorted(e["fiscal_quarter"] for e in json.loads(capsys.readouterr().out)) == [1, 2]
+    events = json.loads(capsys.readouterr().out)
+    assert sorted(e["fiscal_quarter"] for e in events) == [1, 2]
+    assert all(e["deliveries"] == [] for e in events)  # history is stored for queries, never posted
     assert cli_main(["backfill", "K C"]) == 2
     assert "ticker 'K C' is not a valid ticker" in capsys.readouterr().err
     assert cli_main(["backfill", "ACME", "--quarters", "0"]) == 2
@@ -299,10 +330,11 @@ async def test_three_replicas_poll_each_source_once_per_interval(store_url: str,
         gaps = [b - a for a, b in itertools.pairwise(times)]
         inside = [t for t in times if window_start <= t <= window_end]
         # never two polls of a source in one interval, though three replicas tick on it (uncoordinated,
-        # they would poll about every interval/3); the slack is the spread of request latency
-        assert min(gaps) >= 0.8 * interval, (feed, gaps)
-        # and no interval left out for long: about one poll per interval over the window
-        assert window / (1.5 * interval) - 1 <= len(inside) <= window / (0.8 * interval) + 1, (feed, len(inside))
+        # they would poll about every interval/3): the next poll is due 90% of an interval after a fetch
+        # at the soonest; the margin below that is for request latency on a loaded machine
+        assert min(gaps) >= 0.6 * interval, (feed, gaps)
+        # and no interval left out for long: at least one poll per two intervals over the window
+        assert window / (2 * interval) - 1 <= len(inside) <= window / (0.6 * interval) + 1, (feed, len(inside))
     store = await Store.open(store_url)
     try:
         docs = sum(len(e.documents) for e in await store.events())
@@ -344,7 +376,9 @@ async def test_a_killed_replica_lease_expires_and_another_takes_over(store_url: 
 
     assert _owner(takeover) == survivor
     waited = takeover.time - hung.time
-    assert lease - 0.3 <= waited <= lease + 2 * interval + 2  # kept off while the lease held, then took over
+    # kept off while the lease held (it started just before the hung request), then took over within a few
+    # ticks (a loaded machine may be late by seconds)
+    assert lease - 0.3 <= waited <= lease + 2 * interval + 5
     store = await Store.open(store_url)
     try:
         (status,) = await store.source_status()

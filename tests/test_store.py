@@ -6,12 +6,14 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import insert
 
 from bot.config import Route
 from bot.errors import ConfigError, InputError, StoreError
 from bot.models import Document, DocumentKind, Guidance, Metric, Period, Report
 from bot.sources.base import FetchedDocument, SourceState, Validator
 from bot.store import Store
+from bot.store.schema import watchlists
 
 SLACK = Route(platform="slack", target="C-ALL")
 CONSOLE = Route(platform="console", target="stdout")
@@ -183,19 +185,23 @@ async def test_a_document_naming_no_company_or_period_is_deduplicated_by_its_tex
     assert first.event_id != third.event_id and len(await store.deliveries()) == 2 * len(ROUTES)
 
 
-async def test_outbox_targets_routes_that_want_the_ticker_and_watching_channels(store: Store) -> None:
+async def test_outbox_targets_routes_that_want_the_ticker_and_watching_slack_channels(store: Store) -> None:
     routes = (
         Route(platform="slack", target="C-KC", tickers=("KC",)),
         Route(platform="slack", target="C-ADBE", tickers=("ADBE",)),
+        Route(platform="teams", target="TEAMS_WEBHOOK_KC", tickers=("KC",)),
     )
     assert await store.watch("slack", "C-WATCH", "kc") is True
     assert await store.watch("slack", "C-WATCH", "KC") is False
-    assert await store.watch("teams", "19:team-channel", "KC") is True
     assert await store.watch("slack", "C-KC", "KC") is True  # same target as a route: still one row
+    async with store.engine.begin() as conn:  # a Teams row left by an older release: never delivered to
+        await conn.execute(
+            insert(watchlists).values(platform="teams", channel="19:team", ticker="KC", created_at=datetime.now(UTC))
+        )
     document, report = doc_and_report("Revenue was 1.0 billion.")
     result = await store.ingest(fetched("rss", "e1"), document, report, routes)
     rows = sorted((d.platform, d.target) for d in await store.deliveries())
-    assert rows == [("slack", "C-KC"), ("slack", "C-WATCH"), ("teams", "19:team-channel")]
+    assert rows == [("slack", "C-KC"), ("slack", "C-WATCH"), ("teams", "TEAMS_WEBHOOK_KC")]
     assert len(result.deliveries) == 3
 
     assert await store.watchlist("slack", "C-WATCH") == ["KC"]
@@ -208,6 +214,7 @@ async def test_outbox_targets_routes_that_want_the_ticker_and_watching_channels(
     ("platform", "channel", "ticker", "message"),
     [
         ("console", "stdout", "KC", "platform 'console'"),
+        ("teams", "19:team-channel", "KC", "platform 'teams' has no channel watchlists"),
         ("slack", "  ", "KC", "channel is empty"),
         ("slack", "C1", "K C!", "ticker 'K C!'"),
         ("slack", "C1", "", "ticker ''"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 
 import pytest
@@ -124,3 +125,23 @@ async def test_a_schema_newer_than_this_release_is_a_clear_store_error(store_url
     await store.close()
     with pytest.raises(StoreError, match=r"cannot migrate database .*9999"):
         await Store.open(store_url)
+
+
+async def test_opening_an_up_to_date_database_logs_nothing_at_info_and_a_migration_does(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await (await Store.open(store_url)).close()  # a fresh database: every revision runs
+    ran = [r for r in caplog.records if r.name.startswith("alembic") and r.levelno >= logging.INFO]
+    assert [r.getMessage().split(",")[0] for r in ran] == [
+        "Running upgrade  -> 0001",
+        "Running upgrade 0001 -> 0002",
+    ]
+    caplog.clear()
+    await (await Store.open(store_url)).close()  # at head: Alembic's set-up lines only, at DEBUG
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []
+    caplog.set_level(logging.DEBUG, logger="alembic")
+    await (await Store.open(store_url)).close()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("alembic")]
+    assert [message.split()[0] for _, message in lines] == ["Context", "Will"]  # "Context impl ...", "Will assume ..."
+    assert {level for level, _ in lines} == {"DEBUG"}

@@ -13,6 +13,7 @@ from bot.store.types import (
     Health,
     IngestResult,
     IngestStatus,
+    PollLease,
     SourceStatus,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "Health",
     "IngestResult",
     "IngestStatus",
+    "PollLease",
     "SourceStatus",
     "Store",
     "database_url",

@@ -13,10 +13,9 @@ from bot.config import Route
 from bot.models import Document, Report
 from bot.sources.base import FetchedDocument
 from bot.store.keys import EventIdentity, adds_information, content_hash, identify, standalone_key
+from bot.store.queries import WATCH_PLATFORMS
 from bot.store.schema import deliveries, documents, events, insert_ignoring, watchlists
 from bot.store.types import DeliveryKind, IngestResult, IngestStatus
-
-CHAT_PLATFORMS = ("slack", "teams")
 
 
 async def ingest(
@@ -26,8 +25,11 @@ async def ingest(
     report: Report,
     routes: Sequence[Route],
     now: datetime,
+    *,
+    deliver: bool = True,
 ) -> IngestResult:
-    """Store `document` unless its content is already known; queue it for every target that wants it.
+    """Store `document` unless its content is already known; queue it for every target that wants it
+    (none when `deliver` is False: a backfill stores history without posting it).
 
     Rules, in order:
     - same source key and same content hash as the newest stored revision: duplicate, nothing written;
@@ -110,7 +112,7 @@ async def ingest(
 
     queued: list[int] = []
     reached = await _targets_reached(conn, event_id)
-    for platform, target in await _targets(conn, identity.ticker, routes):
+    for platform, target in await _targets(conn, identity.ticker, routes) if deliver else []:
         kind: DeliveryKind
         if (platform, target) not in reached:
             kind = "new_event"
@@ -200,12 +202,13 @@ async def _lock_event(conn: AsyncConnection, event_id: int) -> None:
 
 
 async def _targets(conn: AsyncConnection, ticker: str | None, routes: Sequence[Route]) -> list[tuple[str, str]]:
-    """(platform, target) pairs that want `ticker`: configured routes first, then channels watching it."""
+    """(platform, target) pairs that want `ticker`: configured routes first, then Slack channels watching it
+    (watchlist rows of other platforms, e.g. Teams rows from before it was left out, are not delivered to)."""
     pairs = [(route.platform, route.target) for route in routes if route.wants(ticker)]
     if ticker is not None:
         rows = await conn.execute(
             select(watchlists.c.platform, watchlists.c.channel)
-            .where(watchlists.c.ticker == ticker, watchlists.c.platform.in_(CHAT_PLATFORMS))
+            .where(watchlists.c.ticker == ticker, watchlists.c.platform.in_(WATCH_PLATFORMS))
             .order_by(watchlists.c.id)
         )
         pairs.extend((row.platform, row.channel) for row in rows)

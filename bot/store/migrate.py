@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -15,6 +18,29 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 # Any constant: PostgreSQL advisory lock id held while migrating, so replicas starting together take turns.
 _LOCK_ID = 0x0EA2_1165
+_MIGRATION_LOG = logging.getLogger("alembic.runtime.migration")
+# What Alembic says at INFO each time it looks at a database, migrating or not ("Running upgrade" stays INFO).
+_SETUP_MESSAGES = frozenset({"Context impl %s.", "Will assume %s DDL."})
+
+
+class _SetupAtDebug(logging.Filter):
+    """Turns Alembic's per-connection setup lines into DEBUG records (dropped unless DEBUG is on)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg not in _SETUP_MESSAGES:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return _MIGRATION_LOG.isEnabledFor(logging.DEBUG)
+
+
+@contextmanager
+def _setup_lines_at_debug() -> Iterator[None]:
+    quiet = _SetupAtDebug()
+    _MIGRATION_LOG.addFilter(quiet)
+    try:
+        yield
+    finally:
+        _MIGRATION_LOG.removeFilter(quiet)
 
 
 def alembic_config() -> Config:
@@ -40,10 +66,16 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 def _upgrade(connection: Connection, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    with _setup_lines_at_debug():
+        command.upgrade(config, revision)
+
+
+def _current(connection: Connection) -> str | None:
+    with _setup_lines_at_debug():
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 async def current(engine: AsyncEngine) -> str | None:
     """The revision the database is at, or None before the first migration."""
     async with engine.connect() as conn:
-        return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        return await conn.run_sync(_current)

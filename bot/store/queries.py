@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import BindParameter, Row, Select, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import InputError
@@ -14,7 +15,9 @@ from bot.store.keys import normalise_company, normalise_ticker, report_rank, req
 from bot.store.schema import deliveries, documents, events, insert_ignoring, watchlists
 from bot.store.types import DeliverySummary, DocumentSummary, EventSummary
 
-WATCH_PLATFORMS = ("slack", "teams")
+# Platforms whose channels keep watchlists. Teams channels get digests through configured webhook routes only
+# (a row keyed by a Teams channel id would queue deliveries no webhook can carry).
+WATCH_PLATFORMS = ("slack",)
 
 
 async def event_summaries(conn: AsyncConnection, limit: int) -> list[EventSummary]:
@@ -74,19 +77,49 @@ async def event_summaries(conn: AsyncConnection, limit: int) -> list[EventSummar
     ]
 
 
-async def _best_reports(conn: AsyncConnection, event_ids: Sequence[int]) -> dict[int, Report]:
-    """Each event's best current report (superseded revisions left out; order of `keys.report_rank`)."""
-    rows = (
-        await conn.execute(
-            select(
-                documents.c.id,
-                documents.c.event_id,
-                documents.c.revision_of,
-                documents.c.fetched_at,
-                documents.c.report,
-            ).where(documents.c.event_id.in_(event_ids))
-        )
-    ).all()
+# The reads behind chat answers, built once (parameters bound at execution).
+_EVENT_IDS: BindParameter[Any] = bindparam("p_events", expanding=True)
+_REPORT_ROWS = (
+    documents.c.id,
+    documents.c.event_id,
+    documents.c.revision_of,
+    documents.c.fetched_at,
+    documents.c.report,
+)
+_NEWEST_EVENT = (
+    select(events.c.id)
+    .where(events.c.ticker == bindparam("p_ticker"))
+    .order_by(
+        events.c.fiscal_year.desc().nulls_last(),
+        events.c.fiscal_quarter.desc().nulls_last(),
+        events.c.created_at.desc(),
+        events.c.id.desc(),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+_LATEST_REPORTS: Select[Any] = select(*_REPORT_ROWS).where(documents.c.event_id == _NEWEST_EVENT)
+_PERIODS = (
+    select(events.c.id)
+    .where(
+        events.c.ticker == bindparam("p_ticker"),
+        events.c.fiscal_year.is_not(None),
+        events.c.fiscal_quarter.is_not(None),
+    )
+    .order_by(events.c.fiscal_year.desc(), events.c.fiscal_quarter.desc())
+    .limit(bindparam("p_limit"))
+)
+_PERIOD_REPORTS: Select[Any] = (
+    select(*_REPORT_ROWS, events.c.fiscal_year, events.c.fiscal_quarter)
+    .join(events, events.c.id == documents.c.event_id)
+    .where(documents.c.event_id.in_(_PERIODS))
+)
+_REPORTS_OF: Select[Any] = select(*_REPORT_ROWS).where(documents.c.event_id.in_(_EVENT_IDS))
+
+
+def _best(rows: Sequence[Row[Any]]) -> dict[int, Report]:
+    """Each event's best current report among its document rows (superseded revisions left out; order of
+    `keys.report_rank`)."""
     superseded = {row.revision_of for row in rows if row.revision_of is not None}
     best: dict[int, tuple[tuple[int, int, int, datetime], Report]] = {}
     for row in rows:
@@ -99,62 +132,47 @@ async def _best_reports(conn: AsyncConnection, event_ids: Sequence[int]) -> dict
     return {event_id: report for event_id, (_, report) in best.items()}
 
 
+async def best_reports(conn: AsyncConnection, event_ids: Sequence[int]) -> dict[int, Report]:
+    """Each event's best current report; events without a document are left out."""
+    if not event_ids:
+        return {}
+    return _best((await conn.execute(_REPORTS_OF, {"p_events": list(event_ids)})).all())
+
+
 async def latest_report(conn: AsyncConnection, ticker: str) -> Report | None:
     """The best report of the ticker's newest event: the latest fiscal period, undated events last."""
     symbol = normalise_ticker(ticker)
     if symbol is None:
         return None
-    event_id = (
-        await conn.execute(
-            select(events.c.id)
-            .where(events.c.ticker == symbol)
-            .order_by(
-                events.c.fiscal_year.desc().nulls_last(),
-                events.c.fiscal_quarter.desc().nulls_last(),
-                events.c.created_at.desc(),
-                events.c.id.desc(),
-            )
-            .limit(1)
-        )
-    ).scalar()
-    if event_id is None:
-        return None
-    return (await _best_reports(conn, [event_id])).get(event_id)
+    best = _best((await conn.execute(_LATEST_REPORTS, {"p_ticker": symbol})).all())
+    return next(iter(best.values()), None)
 
 
 async def period_reports(conn: AsyncConnection, ticker: str, limit: int) -> list[Report]:
     """One best report per fiscal period of the ticker, newest period first."""
     symbol = normalise_ticker(ticker)
-    if symbol is None:
+    if symbol is None or limit < 1:
         return []
-    ids = list(
-        (
-            await conn.execute(
-                select(events.c.id)
-                .where(
-                    events.c.ticker == symbol,
-                    events.c.fiscal_year.is_not(None),
-                    events.c.fiscal_quarter.is_not(None),
-                )
-                .order_by(events.c.fiscal_year.desc(), events.c.fiscal_quarter.desc())
-                .limit(limit)
-            )
-        ).scalars()
-    )
-    best = await _best_reports(conn, ids)
-    return [best[i] for i in ids if i in best]
+    rows = (await conn.execute(_PERIOD_REPORTS, {"p_ticker": symbol, "p_limit": limit})).all()
+    periods = {row.event_id: (row.fiscal_year, row.fiscal_quarter) for row in rows}
+    best = _best(rows)
+    return [best[i] for i in sorted(best, key=lambda i: periods[i], reverse=True)]
 
 
 async def companies(conn: AsyncConnection) -> list[tuple[str | None, str | None]]:
-    """(ticker, company) pairs known from stored events: one per ticker (latest name), then names alone."""
+    """(ticker, company) pairs known from stored events: one per ticker (latest name), then names alone.
+
+    The database hands over each distinct (ticker, company) pair once, with when it was last seen."""
+    last_seen = func.max(events.c.updated_at)
     rows = await conn.execute(
         select(events.c.ticker, events.c.company)
         .where((events.c.ticker.is_not(None)) | (events.c.company.is_not(None)))
-        .order_by(events.c.updated_at, events.c.id)
+        .group_by(events.c.ticker, events.c.company)
+        .order_by(last_seen, func.max(events.c.id))
     )
     by_ticker: dict[str, str | None] = {}
     by_name: dict[str, str] = {}
-    for row in rows:
+    for row in rows:  # oldest first: a later name wins
         if row.ticker is not None:
             by_ticker[row.ticker] = row.company or by_ticker.get(row.ticker)
         elif row.company is not None:
@@ -167,7 +185,9 @@ async def companies(conn: AsyncConnection) -> list[tuple[str | None, str | None]
 
 def _watch_key(platform: str, channel: str, ticker: str) -> tuple[str, str, str]:
     if platform not in WATCH_PLATFORMS:
-        raise InputError(f"platform {platform!r} has no channel watchlists (use slack or teams)")
+        if platform == "teams":
+            raise InputError("platform 'teams' has no channel watchlists: Teams channels get digests through routes")
+        raise InputError(f"platform {platform!r} has no channel watchlists (use slack)")
     if not channel.strip():
         raise InputError("channel is empty")
     return platform, channel.strip(), require_ticker(ticker)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from alembic.util import CommandError
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -20,15 +22,21 @@ from bot.errors import ConfigError, StoreError
 from bot.models import Document, Report
 from bot.sources.base import FetchedDocument, SourceState
 from bot.store import outbox, polls, queries
+from bot.store.batch import PollBook
 from bot.store.ingest import ingest
 from bot.store.migrate import upgrade
 from bot.store.polls import one_line
 from bot.store.schema import utcnow
-from bot.store.types import DeliveryItem, EventSummary, IngestResult, SourceStatus
+from bot.store.types import DeliveryItem, EventSummary, IngestResult, PollLease, SourceStatus
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "earnings_bot_read_only"  # execution option: this transaction only reads (SQLite: a plain BEGIN)
+
+# One lock per SQLite engine: its writers take turns in the event loop instead of in SQLite's busy handler,
+# which sleeps in steps of up to 100 ms. Other processes on the same file still meet the busy timeout.
+_WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def database_url(url: str) -> URL:
@@ -51,12 +59,14 @@ def database_url(url: str) -> URL:
 
 def make_engine(url: str) -> AsyncEngine:
     """An engine for `url`; SQLite gets its folder created, WAL, a busy timeout and BEGIN IMMEDIATE
-    transactions (writers queue instead of failing), PostgreSQL a pre-ping pool."""
+    transactions (writers queue instead of failing) except for reads, PostgreSQL a pre-ping pool."""
     parsed = database_url(url)
     if parsed.get_backend_name() == "postgresql":
         return create_async_engine(parsed, pool_pre_ping=True)
     Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(parsed)
+    # Every use of a connection ends its transaction (commit or rollback) before the pool gets it back,
+    # so the pool's own rollback on return would only cost a round trip to the driver's thread.
+    engine = create_async_engine(parsed, pool_reset_on_return=None)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -70,7 +80,11 @@ def make_engine(url: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read runs in a deferred transaction: a snapshot of the WAL that never waits for writers.
+        # Sent straight to the driver: one trip to its thread, where a statement through SQLAlchemy takes
+        # three.
+        begin = "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+        conn.connection.dbapi_connection.run_async(lambda driver: driver.execute_fetchall(begin))
 
     return engine
 
@@ -87,6 +101,9 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reader = engine.execution_options(**{READ_ONLY: True})
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._polls = PollBook(self._tx)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -108,12 +125,29 @@ class Store:
         return cls(engine)
 
     async def close(self) -> None:
+        await self._polls.close()
         await self._engine.dispose()
+
+    def _writer(self) -> AbstractAsyncContextManager[object]:
+        """SQLite: this engine's writer lock (one write transaction at a time); PostgreSQL: nothing."""
+        if not self._sqlite:
+            return nullcontext()
+        return _WRITERS.setdefault(self._engine.sync_engine, asyncio.Lock())
 
     @asynccontextmanager
     async def _tx(self, operation: str) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (SQLite: BEGIN IMMEDIATE, after this engine's earlier writers)."""
         try:
-            async with self._engine.begin() as conn:
+            async with self._writer(), self._engine.begin() as conn:
+                yield conn
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"store: {operation} failed: {_reason(exc)}") from exc
+
+    @asynccontextmanager
+    async def _read(self, operation: str) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction: one consistent snapshot, never waiting for writers on SQLite."""
+        try:
+            async with self._reader.begin() as conn:
                 yield conn
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"store: {operation} failed: {_reason(exc)}") from exc
@@ -121,7 +155,7 @@ class Store:
     async def ping(self) -> bool:
         """True when the database answers (for /readyz)."""
         try:
-            async with self._engine.connect() as conn:
+            async with self._reader.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except (SQLAlchemyError, OSError) as exc:
             log.warning("store: ping failed: %s", _reason(exc))
@@ -131,17 +165,32 @@ class Store:
     # ------------------------------------------------------------------ ingest
 
     async def ingest(
-        self, fetched: FetchedDocument, document: Document, report: Report, routes: Sequence[Route]
+        self, fetched: FetchedDocument, document: Document, report: Report, routes: Sequence[Route],
+        *, deliver: bool = True,
     ) -> IngestResult:
-        """Store one document with its event and outbox rows in ONE transaction (rules in `ingest.ingest`)."""
+        """Store one document with its event and outbox rows in ONE transaction (rules in `ingest.ingest`);
+        `deliver=False` stores it without queueing any delivery (backfill)."""
         async with self._tx("ingest") as conn:
-            return await ingest(conn, fetched, document, report, routes, utcnow())
+            return await ingest(conn, fetched, document, report, routes, utcnow(), deliver=deliver)
 
     # ------------------------------------------------------------------ sources
 
     async def load_state(self, source: str) -> SourceState:
-        async with self._tx("load_state") as conn:
+        async with self._read("load_state") as conn:
             return await polls.load_state(conn, source)
+
+    async def begin_poll(self, source: str, owner: str, ttl: float, *, due_by: datetime | None = None) -> PollLease:
+        """Start a poll in one transaction: take the source's lease for `ttl` seconds unless another replica
+        holds it or (with `due_by`) the source is due only later, and read its status and saved state.
+        End it with `finish_poll` (or `release_lease` when nothing is to be recorded)."""
+        return await self._polls.begin(source, owner, ttl, due_by)
+
+    async def finish_poll(
+        self, source: str, owner: str, *, state: SourceState | None, error: str | None, next_poll_at: datetime
+    ) -> None:
+        """`record_poll` and `release_lease(source, owner)` in one small write (shared with the polls that
+        finish or start meanwhile)."""
+        await self._polls.finish(source, owner, state=state, error=error, next_poll_at=next_poll_at)
 
     async def record_poll(
         self, source: str, *, state: SourceState | None, error: str | None, next_poll_at: datetime
@@ -151,12 +200,12 @@ class Store:
             await polls.record_poll(conn, source, state=state, error=error, next_poll_at=next_poll_at, now=utcnow())
 
     async def source_status(self) -> list[SourceStatus]:
-        async with self._tx("source_status") as conn:
+        async with self._read("source_status") as conn:
             return await polls.source_status(conn)
 
     async def status_of(self, source: str) -> SourceStatus | None:
         """One source's status, None before its first poll or lease."""
-        async with self._tx("source_status") as conn:
+        async with self._read("source_status") as conn:
             found = await polls.source_status(conn, source)
         return found[0] if found else None
 
@@ -169,11 +218,17 @@ class Store:
         async with self._tx("release_lease") as conn:
             await polls.release_lease(conn, source, owner)
 
+    async def release_leases(self, sources: Sequence[str], owner: str) -> None:
+        """`release_lease` for many sources in one transaction (a replica stopping)."""
+        if sources:
+            async with self._tx("release_leases") as conn:
+                await polls.release_leases(conn, sources, owner)
+
     # ------------------------------------------------------------------ outbox
 
     async def pending_deliveries(self, platform: str | None = None, limit: int = 50) -> list[DeliveryItem]:
         """Due pending rows, oldest first, each after the earlier rows of its event and target."""
-        async with self._tx("pending_deliveries") as conn:
+        async with self._read("pending_deliveries") as conn:
             return await outbox.pending(conn, platform, limit, utcnow())
 
     async def claim_delivery(self, delivery_id: int, owner: str, ttl: float) -> bool:
@@ -191,28 +246,37 @@ class Store:
             await outbox.mark_failed(conn, delivery_id, error, permanent=permanent, retry_at=retry_at, now=utcnow())
 
     async def deliveries(self, state: str | None = None, limit: int = 100) -> list[DeliveryItem]:
-        async with self._tx("deliveries") as conn:
+        async with self._read("deliveries") as conn:
             return await outbox.listing(conn, state, limit)
 
     # ------------------------------------------------------------------ reading
 
     async def events(self, limit: int = 50) -> list[EventSummary]:
-        async with self._tx("events") as conn:
+        async with self._read("events") as conn:
             return await queries.event_summaries(conn, limit)
 
     async def latest_report(self, ticker: str) -> Report | None:
         """The ticker's newest event's best report: most figures, then most guidance, then a press release
         over a transcript, then the newest (superseded revisions never)."""
-        async with self._tx("latest_report") as conn:
+        async with self._read("latest_report") as conn:
             return await queries.latest_report(conn, ticker)
 
     async def reports(self, ticker: str, limit: int = 8) -> list[Report]:
         """One best report per fiscal period, newest period first (for "revenue history")."""
-        async with self._tx("reports") as conn:
+        async with self._read("reports") as conn:
             return await queries.period_reports(conn, ticker, limit)
 
+    async def event_reports(self, event_ids: Sequence[int]) -> dict[int, Report]:
+        """Each given event's best report (as `latest_report` picks it); events without one are left out."""
+        if not event_ids:
+            return {}
+        async with self._read("event_reports") as conn:
+            return await queries.best_reports(conn, event_ids)
+
     async def companies(self) -> list[tuple[str | None, str | None]]:
-        async with self._tx("companies") as conn:
+        """(ticker, company) pairs known from stored events: one per ticker (its latest name), then companies
+        known by name only."""
+        async with self._read("companies") as conn:
             return await queries.companies(conn)
 
     async def watch(self, platform: str, channel: str, ticker: str) -> bool:
@@ -225,5 +289,5 @@ class Store:
             return await queries.unwatch(conn, platform, channel, ticker)
 
     async def watchlist(self, platform: str, channel: str) -> list[str]:
-        async with self._tx("watchlist") as conn:
+        async with self._read("watchlist") as conn:
             return await queries.watchlist(conn, platform, channel)

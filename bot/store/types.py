@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.models import DocumentKind, Frozen, Report
+from bot.sources.base import SourceState
 
 DeliveryKind = Literal["new_event", "event_update", "revision"]
 DeliveryState = Literal["pending", "sent", "failed"]
@@ -45,6 +46,19 @@ class SourceStatus(Frozen):
     next_poll_at: datetime | None
     lease_owner: str | None
     lease_expires_at: datetime | None
+
+
+class PollLease(Frozen):
+    """What `Store.begin_poll` found: the source's status and, when the caller now holds its lease, the
+    state its last successful poll saved. `state` is None when the lease was not taken (another replica
+    holds it, or the source is not due yet)."""
+
+    status: SourceStatus
+    state: SourceState | None
+
+    @property
+    def leased(self) -> bool:
+        return self.state is not None
 
 
 class DeliveryItem(Frozen):
