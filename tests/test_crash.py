@@ -60,9 +60,9 @@ def _install_crash_hook(point: str) -> None:
         real_ingest = Store.ingest
         done = 0
 
-        async def ingest(self, *args):  # type: ignore[no-untyped-def]
+        async def ingest(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             nonlocal done
-            result = await real_ingest(self, *args)
+            result = await real_ingest(self, *args, **kwargs)
             done += 1
             if done == 2:
                 die()
