@@ -14,7 +14,7 @@ from typing import Any
 from alembic.util import CommandError
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.config import Route
@@ -96,6 +96,9 @@ def _reason(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {first[:200]}" if first else type(cause).__name__
 
 
+MIGRATE_ATTEMPTS = 20
+
+
 class Store:
     """Documents, events, the delivery outbox, source state and watchlists; see docs of each method."""
 
@@ -115,7 +118,16 @@ class Store:
         engine = make_engine(url)
         safe = engine.url.render_as_string(hide_password=True)
         try:
-            await upgrade(engine)
+            for attempt in range(MIGRATE_ATTEMPTS):
+                try:
+                    await upgrade(engine)
+                    break
+                except OperationalError as exc:
+                    # SQLite answers "database is locked" at once (no busy wait) when two connections that
+                    # both read the schema version try to write it: another process is migrating; wait.
+                    if engine.dialect.name != "sqlite" or "locked" not in str(exc) or attempt + 1 == MIGRATE_ATTEMPTS:
+                        raise
+                    await asyncio.sleep(0.1 * (attempt + 1))
         except (SQLAlchemyError, OSError) as exc:
             await engine.dispose()
             raise StoreError(f"cannot open database {safe}: {_reason(exc)}") from None
