@@ -29,10 +29,6 @@ SOURCE_LABEL = {"transcript": "Transcript", "press_release": "Press release"}
 SECTION_LABEL = {"qa": "Q&A", "prepared": "prepared remarks", "table": "table", "body": None, "header": None}
 
 
-def short_label(name: str) -> str:
-    return name.replace("Adjusted ", "Adj. ").replace("Total revenues", "Total revenues")
-
-
 def _arrow(x: float) -> tuple[str, Trend]:
     if x > 0:
         return "▲", "up"

@@ -18,7 +18,7 @@ from bot.extract.checks import (
 )
 from bot.extract.facts import Facts, sentences_with
 from bot.extract.figures import Reading, change_sign, read_sentence
-from bot.extract.guidance import CUES, NUMERIC_CUE, SAFE_HARBOR_PHRASES, find_guidance
+from bot.extract.guidance import ANALYST, CUES, NUMERIC_CUE, SAFE_HARBOR_PHRASES, find_guidance
 from bot.extract.identity import default_currency, identify
 from bot.extract.metrics import MetricDef, MetricMention, catalogue
 from bot.extract.sentences import Sentence, sentences
@@ -37,7 +37,6 @@ FIRST_TIME = re.compile(
     r"breakeven)\sfor the first time",
     re.I,
 )
-ANALYST = re.compile(r"analyst", re.I)
 REPORTED = re.compile(
     r"\b(?:was|were|reached|totall?ed|amounted|came in|grew|increased|decreased|rose|fell|declined|ended|"
     r"generated|delivered|achieved|reported|posted)\b",

@@ -92,14 +92,6 @@ class SentenceReading:
     doubtful: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _timeframe(text: str) -> Timeframe | None:
-    text = text.lower()
-    y, q = YOY.search(text), QOQ.search(text)
-    if y and (not q or y.start() <= q.start()):
-        return "yoy"
-    return "qoq" if q else None
-
-
 class Frames:
     """The year-over-year and quarter-over-quarter phrases of one sentence, found once."""
 

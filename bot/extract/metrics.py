@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -154,10 +154,6 @@ class Catalogue:
     fallbacks: tuple[tuple[str, re.Pattern[str], MetricDef], ...]
     negatives: dict[str, re.Pattern[str]]
 
-    def get(self, key: str) -> MetricDef | None:
-        base = key.removeprefix("adjusted_").removeprefix("gaap_")
-        return next((d for d in self.defs if d.key in (key, base)), None)
-
     def hits(self, sentence: str) -> list[Hit[MetricDef]]:
         found = self.index.find(sentence)
         if self.fallbacks:
@@ -188,9 +184,6 @@ def compile_catalogue(defs: Sequence[MetricDef]) -> Catalogue:
             fallbacks.append((prefix, pattern, d))
     negatives = {d.key: re.compile("|".join(d.negative_aliases), re.I) for d in defs if d.negative_aliases}
     return Catalogue(tuple(defs), PhraseIndex(phrases), tuple(fallbacks), negatives)
-
-
-CATALOGUE_DEFS: dict[str, MetricDef] = {d.key: d for d in BASE_CATALOGUE}
 
 
 @lru_cache(maxsize=8)
@@ -289,16 +282,3 @@ def find_metric_key(text: str, extra: tuple[MetricDef, ...] = ()) -> str | None:
         return None
     best = max(mentions, key=lambda mm: mm.end - mm.start)
     return best.key
-
-
-def names(extra: Iterable[MetricDef] = ()) -> dict[str, str]:
-    """Display name of every catalogue key, including adjusted variants."""
-    out: dict[str, str] = {}
-    for d in (*extra, *BASE_CATALOGUE):
-        out[d.key] = d.name
-        if d.kind in ("money", "percent", "per_share"):
-            out[f"adjusted_{d.key}"] = f"Adjusted {d.name if d.name[:3].isupper() else d.name.lower()}"
-    return out
-
-
-CATALOGUE = CATALOGUE_DEFS
