@@ -42,7 +42,9 @@ TICKER = re.compile(r"\((?:NYSE(?:\s+American)?|NASDAQ|Nasdaq|OTC[A-Z]*|TSX|AMEX
 def published_from(paras: Sequence[Para]) -> datetime | None:
     """The release date from a dateline ("CITY, ST - March 6, 2025 (WIRE) -") near the top."""
     for para in paras[:40]:
-        match = DATELINE.match(para.text) or RELEASE_DATE.search(para.text)
+        match = DATELINE.match(para.text)
+        if match is None and _may_state_date(para.text):
+            match = RELEASE_DATE.search(para.text)
         if not match:
             continue
         month = MONTHS.get(match["month"].lower())
@@ -53,6 +55,15 @@ def published_from(paras: Sequence[Para]) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+def _may_state_date(text: str) -> bool:
+    """False when RELEASE_DATE cannot match `text`, tested much faster than the case-insensitive search.
+
+    Each of its openings contains "date" or "relea", whose letters `re.I` matches only in upper or lower case.
+    """
+    lower = text.lower()
+    return "date" in lower or "relea" in lower
 
 
 def ticker_from(paras: Sequence[Para]) -> str | None:
@@ -126,7 +137,9 @@ SKIP_TAGS = frozenset(
     "-comment".split()
 )
 HIDDEN = re.compile(r"display\s*:\s*none")  # on the lower-cased style attribute
-SUPERSCRIPT = re.compile(r"vertical-align\s*:\s*super|\btop\s*:\s*-\d")
+# raised text, in the lower-cased style; two patterns, each starting with a literal, which `re` scans for quickly
+SUPER_ALIGN = re.compile(r"vertical-align\s*:\s*super")
+RAISED_TOP = re.compile(r"top(?<!\wtop)\s*:\s*-\d")  # (?<!\wtop): "top" starts a word, as with \btop
 FOOTNOTE_MARK = re.compile(r"^[\d*†‡§,()\s]{1,4}$")
 BODY_TAG = re.compile(r"<body\b", re.I)
 SGML_DOCUMENT = re.compile(r"\s*<DOCUMENT>", re.I)
@@ -157,20 +170,26 @@ class _Lines:
                     self.headings.append(text)
 
 
-def _footnote_mark(node: LexborNode, style: str | None) -> bool:
+def _footnote_mark(node: LexborNode, tag: str, style: str | None) -> bool:
     """A superscript footnote reference ("Earnings per share<sup>1</sup>"), which is not text."""
-    if node.tag != "sup" and not (style and ("super" in style or "top" in style) and SUPERSCRIPT.search(style)):
+    raised = style and (
+        ("super" in style and SUPER_ALIGN.search(style)) or ("top" in style and RAISED_TOP.search(style))
+    )
+    if tag != "sup" and not raised:
         return False
     return bool(FOOTNOTE_MARK.match(node.text(deep=True) or ""))
 
 
 def _walk(root: LexborNode, out: _Lines) -> None:
-    """Depth-first over `root`, iteratively (deep nesting cannot overflow the stack)."""
-    stack: list[tuple[LexborNode, str | None]] = [(root, None)]
+    """Depth-first over `root`, iteratively (deep nesting cannot overflow the stack).
+
+    The stack holds nodes to visit and, as plain strings, the tags of blocks to close.
+    """
+    stack: list[LexborNode | str] = [root]
     while stack:
-        node, closing = stack.pop()
-        if closing is not None:
-            out.flush(heading=closing in HEADINGS)
+        node = stack.pop()
+        if isinstance(node, str):  # the end of a block
+            out.flush(heading=node in HEADINGS)
             continue
         tag = node.tag or ""
         if tag == "-text":
@@ -180,7 +199,9 @@ def _walk(root: LexborNode, out: _Lines) -> None:
             continue
         style = node.attributes.get("style")
         style = style.lower() if style else None
-        if (style and "display" in style and HIDDEN.search(style)) or _footnote_mark(node, style):
+        if style and "display" in style and HIDDEN.search(style):
+            continue
+        if _footnote_mark(node, tag, style):
             continue
         if tag == "br":
             out.flush()
@@ -191,9 +212,10 @@ def _walk(root: LexborNode, out: _Lines) -> None:
             continue
         if tag in BLOCK_TAGS or tag == "table":
             out.flush()
-            stack.append((node, tag))
+            stack.append(tag)
         children = list(node.iter(include_text=True))
-        stack.extend((child, None) for child in reversed(children))
+        children.reverse()
+        stack.extend(children)
 
 
 def _table(table: LexborNode, out: _Lines) -> None:
@@ -202,6 +224,9 @@ def _table(table: LexborNode, out: _Lines) -> None:
         cells: list[str] = []
         for cell in row.iter():
             if cell.tag not in ("td", "th"):
+                continue
+            if cell.first_child is None:  # an empty cell (most cells of SEC tables are spacers)
+                cells.append("")
                 continue
             sub = _Lines(in_cell=True)
             _walk(cell, sub)
@@ -307,7 +332,7 @@ def _link_line(line: str) -> bool:
 def _trailing_links(lines: list[str]) -> tuple[int, str | None]:
     """Where the archive's closing link block starts (after the last rule), and its source link."""
     for i in range(len(lines) - 1, -1, -1):
-        if MD_RULE.match(lines[i]):
+        if lines[i].lstrip()[:1] in ("-", "*", "_") and MD_RULE.match(lines[i]):
             tail = [line for line in lines[i + 1 :] if line.strip()]
             if all(_link_line(line) for line in tail):
                 source = next((m.group(1) for line in tail if (m := MD_SOURCE_LINK.search(line))), None)
@@ -333,10 +358,11 @@ def parse_markdown(text: str) -> Parsed:
 
     for raw in lines[:end]:
         line = raw.strip()
-        if not line or MD_RULE.match(line) or MD_TABLE_SEP.match(line):
+        # the first-character tests only skip regexes that could not match
+        if not line or (line[0] in "-*_|:" and (MD_RULE.match(line) or MD_TABLE_SEP.match(line))):
             flush()
             continue
-        if heading := MD_HEADING.match(raw):
+        if "#" in raw[:4] and (heading := MD_HEADING.match(raw)):
             flush()
             text_ = markdown_inline(heading_text(heading.group(1)))
             if text_:

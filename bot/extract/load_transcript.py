@@ -8,6 +8,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import accumulate
 
 from bot.models import DocumentKind, Section
 
@@ -50,6 +51,9 @@ INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
 def clean(text: str) -> str:
     """One line of readable text: invisible characters dropped, whitespace runs collapsed."""
+    # most lines are clean already: whitespace other than " " and INVISIBLE characters are all non-printable
+    if text.isprintable() and "  " not in text and not text.startswith(" ") and not text.endswith(" "):
+        return text
     if INVISIBLE.search(text):
         text = INVISIBLE.sub("", text)
     return " ".join(text.split())
@@ -94,6 +98,8 @@ SPEAKER_SPLIT = re.compile(r"\s+[-–—]\s+")
 OPERATOR_WORD = re.compile(r"\boperator\b", re.I)
 QA_TRIGGER = re.compile(  # searched in lower-cased text (see qa_opening)
     r"""
+    (?=[bfghlnopqtwy])  # the letters the alternatives start with: at any other position the search moves on at once
+    (?:
     \b(?:this|that|which)\s+(?:concludes|completes|ends|wraps\s+up)\s+(?:our|my|the)\s+
         (?:prepared|formal|opening)\s+(?:remarks|comments|presentation|statements)
     | \b(?:take|have|for|with|to)\s+(?:our|the|your)\s+first\s+question\b
@@ -106,12 +112,15 @@ QA_TRIGGER = re.compile(  # searched in lower-cased text (see qa_opening)
         (?:\s+and\s+comments)?[ \t]*(?:[.!]|(?m:$))
     | (?m:^)(?:operator[^\w\n]+)?(?:questions?[- ](?:and|&)[- ]answers?|q\s?&\s?a)
         (?:[- ]session|[ ]portion)?[^\w\n]*(?m:$)
+    )
     """,
     re.X,
 )
-# words one of which every Q&A opening contains; found with str.find, the full pattern then runs around them
-QA_KEYWORDS = ("question", "q&a", "q & a", "conclud", "complet", "wraps up", " ends our", " ends my", " ends the",
-               "please open", "please start", "please begin")
+# words one of which every Q&A opening contains, as patterns starting with a literal (which `re` scans for
+# quickly; no occurrence can begin inside another's match); the full pattern then runs around each one
+QA_KEYWORDS = tuple(map(re.compile, (
+    r"q(?=uestion|&a| & a)", r"co(?=nclud|mplet)", r"wraps up", r" ends (?=our|my|the)", r"please (?=open|start|begin)"
+)))
 QA_HEADING = re.compile(r"^(?:questions?[- ]?(?:and|&)[- ]?answers?|Q\s?&\s?A)(?:[- ]session)?\W*$", re.I)
 
 
@@ -130,20 +139,19 @@ def is_operator(name: str | None, title: str | None) -> bool:
 def qa_opening(text: str) -> int | None:
     """Offset where the Q&A is first opened in `text` (a handover, or the first question called), if it is.
 
-    The full pattern only runs in a window around each keyword occurrence, in the lower-cased text:
-    scanning whole texts with a case-insensitive alternation is an order of magnitude slower in `re`.
+    Lower-casing a whole text, or scanning it with a case-insensitive alternation, is slow in Python: the
+    keywords are found in an ASCII copy, and the full pattern runs, lower-cased, from 100 characters before
+    each to 80 after it. In the copy (non-ASCII characters as "?") a keyword is where it is in text.lower():
+    only U+0130 (whose lower() is longer) and U+212A (Kelvin sign, lower "k", in no keyword) lower to ASCII.
     """
-    lower = text.replace("\u0130", "I").lower()  # U+0130 is the one letter whose lower() is longer
-    hits: list[int] = []
-    for keyword in QA_KEYWORDS:
-        at = lower.find(keyword)
-        while at >= 0:
-            hits.append(at)
-            at = lower.find(keyword, at + 1)
-    for at in sorted(hits):
-        match = QA_TRIGGER.search(lower, max(0, at - 100), at + 80)
+    folded = text.replace("\u0130", "I").encode("ascii", "replace").lower().decode("ascii")
+    for at in sorted(found.start() for keyword in QA_KEYWORDS for found in keyword.finditer(folded)):
+        begin = max(0, at - 100)
+        context = 1 if begin else 0  # the character before the window decides `\b` and `^` at its start
+        window = text[begin - context : at + 80].replace("\u0130", "I").lower()
+        match = QA_TRIGGER.search(window, context)
         if match:
-            return match.start()
+            return begin - context + match.start()
     return None
 
 
@@ -153,13 +161,10 @@ def mark_sections(paras: list[Para], qa_from: int | None = None) -> None:
     The paragraphs are searched joined (one regex pass instead of one per paragraph).
     """
     start = len(paras) if qa_from is None else qa_from
-    offsets: list[int] = []
-    position = 0
-    for para in paras[:start]:
-        offsets.append(position)
-        position += len(para.text) + 1
-    opening = qa_opening("\n".join(p.text for p in paras[:start]))
+    texts = [para.text for para in paras[:start]]
+    opening = qa_opening("\n".join(texts))
     if opening is not None:
+        offsets = list(accumulate((len(text) + 1 for text in texts), initial=0))  # where each paragraph starts
         start = bisect_right(offsets, opening) - 1
     for i, para in enumerate(paras):
         para.section = "prepared" if i < start else "qa"
@@ -172,10 +177,18 @@ ABBREVIATIONS = (
     "etc", "Gov", "Sen", "Gen", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
     "U.S", "U.K", "e.g", "i.e", "a.m", "p.m",
 )
+
+
+def _not_after(words: tuple[str, ...]) -> str:
+    """Lookbehinds rejecting the position after "word.", one per word length (a lookbehind has a fixed width)."""
+    lengths = sorted({len(word) for word in words})
+    return "".join(rf"(?<!\b(?:{'|'.join(re.escape(w) for w in words if len(w) == n)})\.)" for n in lengths)
+
+
 # a sentence ends at . ! or ? before a capital, except after a title, an initial or a common abbreviation
+# (a leading character class is quick for `re` to scan for; the lookbehinds can only reject a full stop)
 SENTENCE_END = re.compile(
-    r"(?:[!?]|\." + "".join(rf"(?<!\b{re.escape(a)}\.)" for a in ABBREVIATIONS) + r"(?<!\b[A-Z]\.))"
-    r"[.!?]*[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9$])"
+    r"[.!?]" + _not_after(ABBREVIATIONS) + r"(?<!\b[A-Z]\.)" + r"[.!?]*[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9$])"
 )
 PARAGRAPH_CHARS = 500
 
@@ -208,8 +221,8 @@ def turn(text: str, speaker: str | None, title: str | None, operator: bool) -> l
 
 # --------------------------------------------------------------------------- one sentence per line
 
-TERMINAL = re.compile(r"[.!?:;\"”’)]$")
-LOWER_START = re.compile(r"^[a-z]")
+TERMINAL_CHARS = ".!?:;\"”’)"
+TERMINAL = re.compile(f"[{re.escape(TERMINAL_CHARS)}]$")
 
 
 def line_paragraphs(lines: Iterable[str]) -> list[str]:
@@ -219,7 +232,7 @@ def line_paragraphs(lines: Iterable[str]) -> list[str]:
         line = clean(raw)
         if not line:
             continue
-        if out and LOWER_START.match(line) and not TERMINAL.search(out[-1][-1]):
+        if out and "a" <= line[0] <= "z" and out[-1][-1][-1] not in TERMINAL_CHARS:  # cleaned: no "\n" at the end
             out[-1].append(line)
         else:
             out.append([line])
@@ -367,7 +380,7 @@ NOT_A_NAME = re.compile(r"\d|^(?:Note|Source|Date|Time|Q|A|Question|Answer|Re|Su
 
 def name_colon(line: str) -> tuple[str, str] | None:
     """("Name", "text") for a line "Name: text" whose label looks like a person or Operator."""
-    match = NAME_LINE.match(line)
+    match = NAME_LINE.match(line) if ":" in line else None  # the colon test is much cheaper than a failed match
     if not match or NOT_A_NAME.search(match.group(1)):
         return None
     return match.group(1).strip(), match.group(2)
