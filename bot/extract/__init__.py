@@ -6,7 +6,6 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 from bot.extract.amounts import Amount, decimals
 from bot.extract.checks import (
@@ -25,6 +24,7 @@ from bot.extract.sentences import Sentence, sentences
 from bot.models import Change, CompanyConfig, Document, Flag, Mention, Metric, MetricAlias, Period, Prior, Report
 
 DIGIT = re.compile(r"\d")
+DOUBTFUL_MARK = re.compile(r"\[|\((?i:sic)")  # what read_sentence flags as doubtful
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
 UP_WORDS = re.compile(r"\b(?:increas\w*|grew|growth|rose|up|higher|improv\w*|gain\w*|jump\w*|surg\w*)\b", re.I)
 DOWN_WORDS = re.compile(r"\b(?:decreas\w*|declin\w*|fell|down|lower|drop\w*|reduc\w*|shr[iu]nk\w*)\b", re.I)
@@ -185,7 +185,7 @@ def _agrees(a: Amount, b: Amount) -> bool:
 
 
 def _build(group: list[Observation], flags: list[Flag]) -> Metric:
-    best = min(group, key=_precision)
+    best = group[0] if len(group) == 1 else min(group, key=_precision)
     assert best.value is not None
     value_amount = best.value
     sign = -1.0 if best.mention.negative else 1.0
@@ -299,8 +299,7 @@ def extract(
     currencies: Counter[str] = Counter()
     readings_by_sentence: list[tuple[Sentence, list[Reading]]] = []
     flags: list[Flag] = []
-    boilerplate = sentences_with(document.text, all_sentences, SAFE_HARBOR_PHRASES)
-    forward = sentences_with(document.text, all_sentences, CUES)
+    boilerplate, forward = sentences_with(document.text, all_sentences, SAFE_HARBOR_PHRASES, CUES)
     for position, s in enumerate(all_sentences):
         seg = s.segment
         if position in boilerplate or seg.section == "table" or not DIGIT.search(s.text):
@@ -309,7 +308,10 @@ def extract(
             continue
         if position in forward and NUMERIC_CUE.search(s.text.lower()) and not REPORTED.search(s.text):
             continue  # table rows carry no scale or period of their own; prose states the headline figures
-        reading = read_sentence(s.text, facts.amounts(s, currency), partial(facts.mentions, s))
+        mentions = facts.mentions(s)
+        if not mentions and not DOUBTFUL_MARK.search(s.text):
+            continue  # no metric named: no figure to read (amounts are parsed only where they can belong)
+        reading = read_sentence(s.text, facts.amounts(s, currency), mentions)
         for a, b in reading.doubtful:
             flags.append(_doubtful(s, reading.readings, a, b))
         for r in reading.readings:

@@ -28,7 +28,7 @@ import itertools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from bot.errors import InputError
 
@@ -36,9 +36,12 @@ AmountKind = Literal["money", "percent", "pp", "bps", "number", "multiple"]
 Bound = Literal["min", "max"]
 
 
-@dataclass(frozen=True, slots=True)
-class Amount:
-    """One figure as written (`raw == text[start:end]`); `value` and `high` (ranges only) in base units."""
+class Amount(NamedTuple):
+    """One figure as written (`raw == text[start:end]`); `value` and `high` (ranges only) in base units.
+
+    A named tuple rather than a frozen dataclass: thousands are made per document and a tuple is the cheapest
+    immutable record to build.
+    """
 
     start: int
     end: int
@@ -83,6 +86,7 @@ _LEFT_REVERSED = re.compile(
     """,
     re.VERBOSE,
 )
+_LEFT_PARTS = tuple(sorted(_LEFT_REVERSED.groupindex, key=_LEFT_REVERSED.groupindex.__getitem__))  # for groups()
 _SUFFIX = re.compile(
     r"""
     (?:[ \u00a0-]?(?P<scale>(?i:thousand|million|billion|trillion|bn|mn|mln))(?![A-Za-z])
@@ -242,7 +246,7 @@ def _read(text: str, nm: re.Match[str], floor: int, default: str | None) -> _Ato
     c1, c2 = text[ns - 1 : ns] if ns > floor else "", text[max(floor, ns - 2) : max(floor, ns - 1)]
     lead = c1 and (c1 in _LEADS or (c1.isspace() and c2 in _LEADS_AFTER_SPACE))  # cheap test first
     lm = _LEFT_REVERSED.match(text[max(floor, ns - 32) : ns][::-1]) if lead else None
-    at = {k: ns - lm.end(k) for k, v in lm.groupdict().items() if v} if lm else {}  # where each part starts
+    at = {k: ns - lm.end(k) for k, v in zip(_LEFT_PARTS, lm.groups(), strict=True) if v} if lm else {}  # part starts
     closed = False
     if at:
         start = min(at.values())
@@ -254,18 +258,19 @@ def _read(text: str, nm: re.Match[str], floor: int, default: str | None) -> _Ato
         elif not closed and "open" in at:
             at = {k: v for k, v in at.items() if v > at["open"]}
     start = min(at.values(), default=ns)
-    sm = _SUFFIX.match(text, ne + closed)
-    sg = sm.groupdict() if sm else {}
-    scale = sg["scale"] or sg["lscale"] or sg["cscale"] if sm else None
-    unit = _unit(sg["unit"]) if sg.get("unit") else None
-    written = lm.group("pre")[::-1] if lm and "pre" in at else sg.get("post")
+    sm = _SUFFIX.match(text, ne + closed)  # always matches (every part is optional), maybe empty
+    assert sm is not None
+    word_scale, letter_scale, cjk_scale, unit_written, post = sm.groups()
+    scale = word_scale or letter_scale or cjk_scale
+    unit = _unit(unit_written) if unit_written else None
+    written = lm.group("pre")[::-1] if lm and "pre" in at else post
     exp = _SCALES[scale.lower()] if scale else None
     if written and written.lower().startswith("cent"):
         exp = (exp or 0) - 2
     mant = Decimal(nm.group().replace(",", ""))
-    atom = _Atom(start, sm.end() if sm else ne + closed, -mant if at.keys() & {"sign", "sw"} or closed else mant,
+    atom = _Atom(start, sm.end(), -mant if "sign" in at or "sw" in at or closed else mant,
                  exp, unit, _currency(written, default) if written and not unit else None, scale_written=bool(scale),
-                 letter_scale=bool(sg.get("lscale")), pm="pm" in at)
+                 letter_scale=bool(letter_scale), pm="pm" in at)
     atom.drop = _why_not(text, atom, nm.group(), closed)
     if atom.drop is None:
         _context(text, atom)
@@ -280,14 +285,14 @@ def _context(text: str, a: _Atom) -> None:
             if cjk in _CJK_QUALIFIERS:
                 a.approx, a.bound = True, _CJK_QUALIFIERS[cjk]
     window = text[max(0, start - 60) : start]
-    raws = window.split()[-5:]
-    last = _clean(raws[-1]) if raws else ""
-    pair = (_clean(raws[-2]), last) if len(raws) > 1 and last in _PHRASE_ENDS else None
+    tail = window.rsplit(None, 2)  # the last two words: enough to tell whether anything needs reading
+    last = _clean(tail[-1]) if tail else ""
+    pair = (_clean(tail[-2]), last) if len(tail) > 1 and last in _PHRASE_ENDS else None
     if last not in _TRIGGERS and pair not in _TRIGGERS_2:
         if text.startswith(_TO_FLAT_START, a.end) and (tf := _TO_FLAT.match(text, a.end)):
             a.flat, a.end = 1, tf.end()
         return
-    raws = [t for t in raws if _clean(t)]
+    raws = [t for t in window.split()[-5:] if _clean(t)]
     words = [_clean(t) for t in raws]
     for n in (3, 2, 1):
         key = tuple(words[-n:])
@@ -311,9 +316,10 @@ def _context(text: str, a: _Atom) -> None:
 
 def _why_not(text: str, a: _Atom, digits: str, closed: bool) -> str | None:
     """Why the number at `a` is not a figure (a year, a date, a label, ...), or None when it is one."""
-    whole = digits.split(".")[0].replace(",", "")
-    if (len(whole) > 1 and whole[0] == "0") or len(whole) > 15:
-        return "identifier"
+    if (digits[0] == "0" and digits[1:2] not in ("", ".")) or (
+        len(digits) > 15 and len(digits.split(".")[0].replace(",", "")) > 15
+    ):
+        return "identifier"  # a leading zero ("05", "0,5") or too many digits for a figure
     before, before2 = text[a.start - 1 : a.start], text[max(0, a.start - 2) : max(0, a.start - 1)]
     after = text[a.end : a.end + 1]
     if before in _ALNUM or before in ("'", "’", "#", "@", "_") or (before == "," and before2.isdigit()):
@@ -364,6 +370,8 @@ def _why_not(text: str, a: _Atom, digits: str, closed: bool) -> str | None:
 
 def _propagate(text: str, atoms: list[_Atom]) -> None:
     """'pages 5 and 6', '256 and 512 node': a bare number joined to a reference or a spec is one too."""
+    if not any(a.drop in _CONTAGIOUS for a in atoms):
+        return  # nothing to spread (the usual case)
     pairs = list(itertools.pairwise(atoms))
     for a, b in pairs + pairs[::-1]:
         if a.bare and b.bare and b.start - a.end < 16 and _LINK_GAP.fullmatch(text, a.end, b.start):
@@ -396,7 +404,8 @@ def _join(text: str, a: _Atom, b: _Atom) -> bool:
     gap = _RANGE_GAP.fullmatch(text, a.end, b.start)
     if gap is None or b.pm or a.from_ or a.flat or b.flat or (gap.group("and") is not None and not a.between):
         return False
-    if _BY_CHANGE.search(text[max(0, a.start - 40) : a.start]):
+    left = text[max(0, a.start - 40) : a.start]
+    if left[-1:].isspace() and left.rstrip()[-2:].lower() == "by" and _BY_CHANGE.search(left):
         return False  # "increased by $0.06 to $0.43": a change, then the new value
     ka, kb = (a.unit, a.cur), (b.unit, b.cur)
     if ka != (None, None) and kb != (None, None) and ka != kb:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -66,6 +65,7 @@ CARRIED_CHANGE = re.compile(
     r"(?:by\s)?",
     re.I,
 )
+PRIOR_BEFORE_LONGEST = 32  # no PRIOR_BEFORE match is longer ("compared with the a negative " and a newline)
 BY_CHANGE = re.compile(r"\b(?:increas|decreas|grew|rose|fell|declin|improv|reduc|up|down)\w*\s+by\s+$", re.I)
 FOLLOWING_OWNER = re.compile(r"\s(?:in|of|from)\s(?:[\w-]+\s){0,2}", re.I)
 PER_SHARE_AFTER = re.compile(r"^\s?(?:per|a)\s(?:basic\s|diluted\s|fully\sdiluted\s)?(?P<what>share|ADS|ADR)\b", re.I)
@@ -117,6 +117,22 @@ class Frames:
         return None
 
 
+def _change_verb(left: str) -> re.Match[str] | None:
+    """CHANGE_VERB in the lower-cased `left`, searched only over its last seven words.
+
+    A match is a verb, one whitespace and at most three fillers ("more than" is two words), each followed by
+    one whitespace, up to the end: it cannot start before the seventh word from the end.
+    """
+    low = left.lower()
+    words = low.rsplit(None, 7)
+    return CHANGE_VERB.search(low, len(words[0]) if len(words) == 8 else 0)
+
+
+def _ends_with_by(left: str) -> bool:
+    """What BY_CHANGE needs at its end, tested without a regex ("... increased by ")."""
+    return left[-1:].isspace() and left.rstrip()[-2:].lower() == "by"
+
+
 def _compatible(mention: MetricMention, amount: Amount, role: Role) -> bool:
     if role == "change":
         return True
@@ -130,12 +146,10 @@ def _compatible(mention: MetricMention, amount: Amount, role: Role) -> bool:
     return mention.kind in ("count", "any")
 
 
-def read_sentence(
-    text: str, found: list[Amount], mentions_of: Callable[[], list[MetricMention]]
-) -> SentenceReading:
+def read_sentence(text: str, found: list[Amount], mentions: list[MetricMention]) -> SentenceReading:
     """Assign each amount in a sentence to a metric mention with a role (current value, change, prior).
 
-    `found` are the sentence's amounts; `mentions_of` gives its metric mentions (computed only when needed).
+    `found` are the sentence's amounts and `mentions` its metric mentions.
     """
     result = SentenceReading()
     if "[" in text or "(sic" in text.lower():
@@ -144,7 +158,6 @@ def read_sentence(
     amounts = [a for a in found if a.high is None and not _in_sic_note(a, text, result.doubtful)]
     if not amounts:
         return result
-    mentions = mentions_of()
     if not mentions:
         return result
     if RESPECTIVELY.search(text) and _respectively(text, mentions, amounts, result):
@@ -194,7 +207,7 @@ def read_sentence(
 
 
 def _direction(*, left: str, after: str) -> str | None:
-    verb = CHANGE_VERB.search(left.lower())
+    verb = _change_verb(left)
     if verb:
         return verb.group(0).split()[0]
     noun = CHANGE_NOUN_AFTER.match(after)
@@ -208,21 +221,21 @@ def _in_sic_note(a: Amount, text: str, spans: list[tuple[int, int]]) -> bool:
 
 def _role(amount: Amount, before: str, after: str, left: str) -> Role:
     if (
-        PRIOR_BEFORE.search(left)
+        PRIOR_BEFORE.search(left, max(0, len(left) - PRIOR_BEFORE_LONGEST))
         and not re.search(r"\bto\s(?:the\s)?(?:a\s)?(?:positive\s)?$", left, re.I)
         and (not re.search(r"\bgrew|\bgrowth\b", left[-25:], re.I) or amount.kind != "percent")
     ):
         return "prior"
     if (
         PRIOR_AFTER.match(after) and amount.kind != "pp" and not CURRENT_AFTER.match(after)
-        and not CHANGE_VERB.search(left.lower())
+        and not _change_verb(left)
     ):
         return "prior"
     if amount.kind in ("pp", "bps"):
         return "change"
-    if amount.kind == "money" and BY_CHANGE.search(left):
+    if amount.kind == "money" and _ends_with_by(left) and BY_CHANGE.search(left):
         return "change"  # "increased by $0.06 to $0.43": an absolute change, not the value
-    if amount.kind == "percent" and (CHANGE_VERB.search(left.lower()) or CHANGE_NOUN_AFTER.match(after)):
+    if amount.kind == "percent" and (_change_verb(left) or CHANGE_NOUN_AFTER.match(after)):
         return "change"
     return "current"
 

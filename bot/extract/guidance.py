@@ -11,6 +11,7 @@ from bot.extract.metrics import MetricMention
 from bot.extract.sentences import Sentence
 from bot.models import Direction, Guidance, GuidanceKind
 
+# Patterns without re.I below are applied to lower-cased text (much faster than re.I).
 # Safe-harbour boilerplate is recognised by literal phrases (lower case), found with one scan per document.
 SAFE_HARBOR_PHRASES = (
     "forward-looking statement", "forward looking statement", "private securities litigation", "safe harbor",
@@ -25,40 +26,36 @@ FORWARD = re.compile(
     r"will (?:continue|be|remain)|"
     r"is going to|are going to|in the (?:coming|following|next) (?:quarters?|years?|months)|down the road|"
     r"next (?:quarter|year|fiscal)|for (?:the )?(?:full )?(?:fiscal )?(?:year )?20\d\d\b|this year\b|"
-    r"plus or minus|confident)",
-    re.I,
+    r"plus or minus|confident)"
 )
 STRONG = re.compile(
     r"\b(?:expect\w*|anticipat\w*|guid(?:ance|e|ed|ing)|outlook|forecast\w*|projecting|targets?|"
     r"will continue|going forward|(?:coming|following|next) quarters?|down the road|for this year|"
-    r"is going to be|plus or minus)",
-    re.I,
+    r"is going to be|plus or minus)"
 )
 PAST_GUIDANCE = re.compile(
     r"(?:above|below|exceed\w*|beat|in line with|within|high end of|low end of|top of|midpoint of)\s(?:the\s)?"
     r"(?:high end of\s|low end of\s|top end of\s)?(?:our|the|its)\s(?:\w+\s){0,2}"
-    r"(?:guidance|outlook|range|expectations)",
-    re.I,
+    r"(?:guidance|outlook|range|expectations)"
 )
 REFUSAL = re.compile(
     r"\b(?:not|no longer|don't|do not|won't|will not|aren't|never)\s(?:going to\s)?(?:be\s)?(?:give|giving|provide|"
     r"providing|offer|offering|issue|issuing|guide|guiding|update)\b[^.]{0,40}?\b(?:guidance|guide|outlook|forecast|"
     r"targets?)|\bnot (?:providing|giving) (?:any |a )?(?:\w+ )?(?:guidance|outlook)|"
     r"\bwithdr[ae]w\w* (?:its |our |the )?"
-    r"(?:\w+ )?(?:guidance|outlook)|\bsuspend\w* (?:its |our |the )?(?:\w+ )?(?:guidance|outlook)",
-    re.I,
+    r"(?:\w+ )?(?:guidance|outlook)|\bsuspend\w* (?:its |our |the )?(?:\w+ )?(?:guidance|outlook)"
 )
 DIRECTIONS: tuple[tuple[Direction, re.Pattern[str]], ...] = (
-    ("withdrawn", re.compile(r"\bwithdr[ae]w\w*|\bsuspend\w*", re.I)),
+    ("withdrawn", re.compile(r"\bwithdr[ae]w\w*|\bsuspend\w*")),
     ("raised", re.compile(r"\brais(?:e|ed|es|ing)\b|\bincreas(?:e|ed|es|ing) (?:its |our |the )?(?:\w+ )?"
-                          r"(?:guidance|outlook|target)", re.I)),
+                          r"(?:guidance|outlook|target)")),
     ("lowered", re.compile(r"\blower(?:ed|ing|s)? (?:its |our |the )?(?:\w+ )?(?:guidance|outlook|target)|"
                            r"\bcut(?:s|ting)? (?:its |our |the )?(?:\w+ )?(?:guidance|outlook)|\breduc\w+ (?:its |our )"
-                           r"(?:\w+ )?(?:guidance|outlook)", re.I)),
+                           r"(?:\w+ )?(?:guidance|outlook)")),
     ("reaffirmed", re.compile(r"\breaffirm\w*|\breiterat\w*|\bmaintain\w*|\bconfirm\w*|\bno change to\b|"
-                              r"\bunchanged\b", re.I)),
+                              r"\bunchanged\b")),
     ("initiated", re.compile(r"\binitiat\w*|\bintroduc\w*|\bestablish\w* (?:its |our )?(?:\w+ )?(?:guidance|outlook)|"
-                             r"\binitial (?:\w+ )?(?:guidance|outlook)", re.I)),
+                             r"\binitial (?:\w+ )?(?:guidance|outlook)")),
 )
 PERIOD = re.compile(
     r"\b(?:(?P<ord>first|second|third|fourth)[- ]quarter(?: of)?(?: fiscal(?: year)?| FY)? ?(?P<y1>(?:19|20)\d\d)?|"
@@ -70,8 +67,7 @@ PERIOD = re.compile(
 TREND = re.compile(
     r"\b(?:improv\w*|grow\w*|increas\w*|declin\w*|decreas\w*|expan\w*|accelerat\w*|remain\w*|stable|pressure|"
     r"headwinds?|tailwinds?|moderat\w*|better|higher|lower|narrow\w*|recover\w*|breakeven|profitab\w*|"
-    r"few more times|multipl\w*|carry\w*|invest\w*)",
-    re.I,
+    r"few more times|multipl\w*|carry\w*|invest\w*)"
 )
 TOPIC = re.compile(r"\b(?P<topic>total investment|investments?|capex|capital expenditures?|spending)\b", re.I)
 FILLER = re.compile(
@@ -93,8 +89,7 @@ CUES = (
 )
 NUMERIC_CUE = re.compile(
     r"\b(?:expect\w*|anticipat\w*|guid(?:ance|e|ed|ing)|outlook|forecast\w*|project(?:ed|ing)\b|targets?\b|"
-    r"plus or minus|estimat\w*|range)",
-    re.I,
+    r"plus or minus|estimat\w*|range)"
 )
 CURRENT_PERIOD_AFTER = re.compile(r"^\W{0,3}(?:for |in |during )?(?:this|the|last) (?:quarter|period)\b", re.I)
 SCORE_STRONG = re.compile(
@@ -130,9 +125,9 @@ def _period_label(text: str, report_year: int | None) -> str | None:
     return None
 
 
-def _direction(text: str) -> Direction | None:
+def _direction(low: str) -> Direction | None:
     for direction, pattern in DIRECTIONS:
-        if pattern.search(text):
+        if pattern.search(low):
             return direction
     return None
 
@@ -202,20 +197,27 @@ def find_guidance(
             mentions = facts.mentions(s)
             out.append(_make(s, mentions[0] if mentions else None, None, "refusal", _clean(text),
                              period=_period_label(text, report_year),
-                             direction="withdrawn" if re.search(r"withdr|suspend", text, re.I) else None))
+                             direction="withdrawn" if "withdr" in low or "suspend" in low else None))
             continue
         if not (in_table or FORWARD.search(low)) or (
             any(w in low for w in GUIDANCE_WORDS) and PAST_GUIDANCE.search(low)
         ):
             continue
-        amounts = [a for a in facts.amounts(s, default_currency) if a.kind in ("money", "percent", "pp", "multiple")]
-        mentions = facts.mentions(s)
-        ranged = [a for a in amounts if a.high is not None]
         numeric_cue = in_table or NUMERIC_CUE.search(low) is not None
-        numeric = ranged if (ranged and (numeric_cue or STRONG.search(low))) else (
-            [a for a in amounts if not CURRENT_PERIOD_AFTER.match(text[a.end :])] if numeric_cue and mentions else [])
-        if numeric:
+        strong = STRONG.search(low) is not None
+        if not numeric_cue and not strong:
+            continue  # neither numeric guidance nor a qualitative outlook: skip reading the figures
+        amounts = [a for a in facts.amounts(s, default_currency) if a.kind in ("money", "percent", "pp", "multiple")]
+        if amounts:
+            mentions = facts.mentions(s)
+            ranged = [a for a in amounts if a.high is not None]
+            numeric = ranged if (ranged and (numeric_cue or strong)) else (
+                [a for a in amounts if not CURRENT_PERIOD_AFTER.match(text[a.end :])] if numeric_cue and mentions
+                else [])
+            if not numeric:
+                continue
             period = _period_label(text, report_year) or (table_period if in_table else None)
+            direction = _direction(low)
             for a in numeric:
                 owner = _owner(mentions, a)
                 basis = BASIS_LABEL.search(text[max(0, a.start - 12) : a.start])
@@ -226,10 +228,11 @@ def find_guidance(
                         f"{label} {owner.name}")
                 out.append(_make(s, owner, a, "numeric", f"{name or 'Guidance'}"
                                  f"{' ' + period if period else ''}: {_range_text(a)}", period=period, name=name,
-                                 direction=_direction(text)))
+                                 direction=direction))
             continue
-        if amounts or not STRONG.search(low) or not TREND.search(low):
+        if not strong or not TREND.search(low):
             continue
+        mentions = facts.mentions(s)
         topic = TOPIC.search(low)
         if not mentions and not topic:
             continue
@@ -245,7 +248,7 @@ def find_guidance(
         item = _make(s, owner, None, "qualitative", statement, period=_period_label(text, report_year),
                      name=subject.capitalize() if subject else (None if owner else topic.group("topic").capitalize()
                                                                  if topic else None),
-                     direction=_direction(text) if re.search(r"guidance|outlook", text, re.I) else None)
+                     direction=_direction(low) if "guidance" in low or "outlook" in low else None)
         if score < 4 or (not mentions and not SCORE_HORIZON.search(low)):
             continue
         candidates.append((score, len(out), item))
