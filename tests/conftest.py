@@ -1,5 +1,5 @@
 """Shared fixtures: a fresh PostgreSQL database per test (failing when the server is missing), a SQLite file,
-a `store_url` over both, and an open `store` on it."""
+a `store_url` over both, an open `store` on it, the fake Slack and the Adaptive Card schema."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from fakeslack import FakeSlack
+from faketeams import card_schema
 from httpserver import LocalServer
+from jsonschema.protocols import Validator
 
 from bot.store import Store
 
@@ -121,3 +124,15 @@ def server() -> Iterator[LocalServer]:
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(verify=False) as c:  # plain http to 127.0.0.1 only
         yield c
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def schema() -> Validator:
+    """The Adaptive Card 1.5 schema (the test is skipped when ../shared is absent)."""
+    return card_schema()

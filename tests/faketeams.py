@@ -11,7 +11,8 @@ Usage::
 
 Bodies over 28 KB get 400 (Teams' message limit), an unknown flow or signature 404, a body that is not a
 Teams message 400; with `validator`, every attached card must also validate against the Adaptive Card schema.
-Also: `card_schema()`, the Adaptive Card 1.5 schema from ../shared (the test is skipped when it is absent).
+Also: `card_schema()`, the Adaptive Card 1.5 schema from ../shared (the test is skipped when it is absent),
+and `card_texts()`, every TextBlock text of a card.
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ def card_schema() -> Validator:
     assert cls is Draft6Validator, f"{SCHEMA.name} declares {schema.get('$schema')}, expected draft-06"
     cls.check_schema(schema)
     return cls(schema)
+
+
+def card_texts(element: Any) -> list[str]:
+    """Every TextBlock text in a card or element, in reading order."""
+    if isinstance(element, dict):
+        own = [element["text"]] if element.get("type") == "TextBlock" else []
+        return own + [t for key, value in element.items() if key != "text" for t in card_texts(value)]
+    if isinstance(element, list):
+        return [t for item in element for t in card_texts(item)]
+    return []
 
 
 @dataclass(frozen=True)

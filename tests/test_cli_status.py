@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_web import _report
 
 from bot import cli_sources
 from bot.cli import main as cli_main
 from bot.config import Route
 from bot.store import Store
+from tests.reports import inbox_transcript
 
 
 async def test_status_shows_a_permanent_failure_with_its_reason(
@@ -18,7 +18,7 @@ async def test_status_shows_a_permanent_failure_with_its_reason(
 ) -> None:
     store = await Store.open(sqlite_url)
     try:
-        fetched, document, report = _report("Kingsoft Cloud")
+        fetched, document, report = inbox_transcript("Kingsoft Cloud")
         await store.ingest(fetched, document, report, [Route(platform="slack", target="C0GONE")])
         (item,) = await store.pending_deliveries("slack")
         assert await store.claim_delivery(item.id, "test", 60)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fakeslack import BOT_TOKEN, FakeSlack
-from test_answers import KC_Q1_2024, metric
 
 from bot.config import Route
 from bot.delivery import Dispatcher
@@ -21,6 +19,7 @@ from bot.models import Document, Report
 from bot.platforms.slack import SlackSink, web_client
 from bot.sources.base import FetchedDocument
 from bot.store import DeliveryItem, Store
+from tests.reports import KC_Q1_2024, metric
 
 CHANNEL = "C0DIGEST1"
 ROUTES = (Route(platform="slack", target=CHANNEL),)
@@ -31,18 +30,9 @@ class Crash(BaseException):
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await Store.open(sqlite_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
+def store_url(sqlite_url: str) -> str:
+    """The `store` fixture (conftest) on SQLite only."""
+    return sqlite_url
 
 
 def sink(slack: FakeSlack, *, fresh_window: float = 120.0, base_url: str | None = None) -> SlackSink:

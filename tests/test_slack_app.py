@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,13 +17,13 @@ import pytest
 import uvicorn
 from fakeslack import APP_TOKEN, BOT_TOKEN, TEAM, FakeSlack
 from pydantic import SecretStr
-from test_answers import COMPANIES, OUTLOOK, seed
 
 from bot.config import BotConfig, Settings
 from bot.errors import ConfigError, StoreError
 from bot.models import Report
 from bot.platforms.slack import SlackApp, build_slack
 from bot.store import Store
+from tests.reports import COMPANIES, OUTLOOK, REPORTS, open_store
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0CHANNEL1"
@@ -87,19 +87,9 @@ class Served:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await Store.open(sqlite_url)
-    await seed(opened)
-    try:
+    async with open_store(sqlite_url, REPORTS) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture

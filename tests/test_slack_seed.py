@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +114,6 @@ def test_seed_thread_has_every_figure_and_guidance_quote(seed: tuple[Document, R
     for line in digest.figures:
         assert any(s.startswith(f"*{line.label.replace('&', '&amp;')}*") for s in sections), line.label
     assert sum(s.startswith("• ") for s in sections) == len(report.guidance)
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -26,15 +26,10 @@ from bot.digest.teams import (
 )
 from bot.extract import extract
 from bot.extract.load import load_path
-from tests.faketeams import SHARED, card_schema
+from tests.faketeams import SHARED, card_texts
 
 ZW = "\u200b"
 _UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-
-
-@pytest.fixture(scope="module")
-def schema() -> Validator:
-    return card_schema()
 
 
 def valid(schema: Validator, card: dict[str, Any]) -> dict[str, Any]:
@@ -42,16 +37,6 @@ def valid(schema: Validator, card: dict[str, Any]) -> dict[str, Any]:
     assert not errors, errors[:3]
     assert card["version"] == "1.5"
     return card
-
-
-def texts(element: Any) -> list[str]:
-    """Every TextBlock text in a card or element, in reading order."""
-    if isinstance(element, dict):
-        own = [element["text"]] if element.get("type") == "TextBlock" else []
-        return own + [t for key, value in element.items() if key != "text" for t in texts(value)]
-    if isinstance(element, list):
-        return [t for item in element for t in texts(item)]
-    return []
 
 
 def of_type(element: Any, kind: str) -> list[dict[str, Any]]:
@@ -223,7 +208,7 @@ def test_digest_card_layout(schema: Validator) -> None:
     d = digest(headline=0).model_copy(update={"headline": headline})
     card = valid(schema, render_digest(d))
     table = of_type(card["body"], "Table")[0]
-    rows = [[texts(cell)[0] for cell in row["cells"]] for row in table["rows"]]
+    rows = [[card_texts(cell)[0] for cell in row["cells"]] for row in table["rows"]]
     assert rows == [
         ["Figure", "Value", "Change"],
         ["Total revenues", "RMB1,775.7M ✓", "▲ 3.1% QoQ"],
@@ -233,8 +218,8 @@ def test_digest_card_layout(schema: Validator) -> None:
     assert table["rows"][2]["cells"][2]["items"][0]["color"] == "attention"
     warning_box = next(c for c in of_type(card["body"], "Container") if c.get("style") == "attention")
     assert [b["color"] for b in warning_box["items"]] == ["attention"]
-    assert texts(warning_box) == ["⚠ Segment 0: the text says an increase; the figures show a decrease."]
-    body = texts(card)
+    assert card_texts(warning_box) == ["⚠ Segment 0: the text says an increase; the figures show a decrease."]
+    body = card_texts(card)
     assert "Outlook" in body
     assert "• Margins expected to improve in quarter 0 (John Doe, Q&A)" in body
     assert "“We expect margins to keep improving through quarter 0 as mix shifts.”" in body
@@ -257,7 +242,7 @@ def test_document_strings_cannot_inject_markup_or_links(schema: Validator) -> No
         url="javascript:alert(1)",
     ).model_copy(update={"warnings": ("**URGENT** click https://phish.test/now",)})
     card = valid(schema, render_digest(evil))
-    body = "\n".join(texts(card))
+    body = "\n".join(card_texts(card))
     assert "](" not in body.replace(r"\](", "")
     assert "<at>" not in body and not re.search(r"[a-z]://", body)
     assert "actions" not in card  # no OpenUrl to a javascript: link
@@ -278,7 +263,7 @@ def test_big_digests_shed_figures_then_quotes_then_items(
     figure_list, quotes, all_items = bool(figure_list), bool(quotes), bool(all_items)
     d = digest(**shape)
     card = valid(schema, render_digest(d))
-    body = texts(card)
+    body = card_texts(card)
     assert message_size(card) <= MAX_MESSAGE_BYTES
     assert any(t.startswith("All ") and t.endswith("with their quotes") for t in body) is figure_list
     assert any(t.startswith("“We expect") or t.startswith("“Revenue grew") for t in body) is quotes
@@ -298,11 +283,11 @@ def test_truncation_keeps_headline_rows_first_and_in_order(schema: Validator) ->
     d = digest(headline=400, outlook_lines=50, warnings=50, figures=0, quote_chars=900)
     card = valid(schema, render_digest(d, full_url="https://status.example/digest/1"))
     rows = of_type(card, "TableRow")[1:]
-    labels = [texts(r["cells"][0])[0] for r in rows]
+    labels = [card_texts(r["cells"][0])[0] for r in rows]
     assert 10 < len(labels) < 400
     assert labels == [f"Segment {i} revenue" for i in range(len(labels))]
-    assert not any(t.startswith("• ") for t in texts(card))  # outlook gave way before the headline
-    assert texts(card)[-1].endswith("[Full digest](https://status.example/digest/1)")
+    assert not any(t.startswith("• ") for t in card_texts(card))  # outlook gave way before the headline
+    assert card_texts(card)[-1].endswith("[Full digest](https://status.example/digest/1)")
     assert message_size(card) <= MAX_MESSAGE_BYTES
 
 
@@ -341,7 +326,7 @@ def test_figure_answer_shows_value_change_prior_and_quote(schema: Validator) -> 
         url="https://investors.northwind.example/q2-2025",
     )
     card = valid(schema, render_answer(answer))
-    assert texts(card) == [
+    assert card_texts(card) == [
         "Northwind Cloud (NWC) · Q2 2025 · Adjusted EBITDA margin",
         "**Adjusted EBITDA margin** 1.9% · ▲ 8.9pp YoY · Q1 2024: -7% · ✓ checked",
         "“Adjusted EBITDA margin improved to positive 1.9% this quarter.” (Jane Roe)",
@@ -359,7 +344,7 @@ def test_error_answer_is_in_attention_colour_with_suggestions(schema: Validator)
     )
     card = valid(schema, render_answer(answer))
     assert card["body"][0]["color"] == "attention"
-    assert texts(card) == [
+    assert card_texts(card) == [
         'No metric "ebita" for NWC.',
         "Did you mean: Adjusted EBITDA, Adjusted EBITDA margin?",
     ]
@@ -375,7 +360,7 @@ def test_history_answer_is_a_table_newest_first(schema: Validator) -> None:
         schema, render_answer(Answer(title="Northwind Cloud (NWC) · Revenue by quarter", table=table))
     )
     rendered = of_type(card, "Table")[0]
-    assert [[texts(c)[0] for c in row["cells"]] for row in rendered["rows"]] == [
+    assert [[card_texts(c)[0] for c in row["cells"]] for row in rendered["rows"]] == [
         ["Period", "Revenue", "Change", "Checked"],
         ["Q2 2025", "RMB1,900.0M", "7.0% QoQ", "✓"],
         ["Q1 2025", "RMB1,775.7M", "3.1% QoQ", ""],
@@ -385,7 +370,7 @@ def test_history_answer_is_a_table_newest_first(schema: Validator) -> None:
 def test_digest_answer_embeds_the_digest(schema: Validator) -> None:
     d = digest()
     card = valid(schema, render_answer(Answer(title=d.title, digest=d, source_label="Transcript", url=d.url)))
-    body = texts(card)
+    body = card_texts(card)
     assert body[:2] == [d.title, d.title]
     assert "Outlook" in body and "All 5 figures with their quotes" in body
     assert len(of_type(card, "TableRow")) == 4
@@ -402,7 +387,7 @@ def test_huge_answers_fit(schema: Validator) -> None:
     )
     card = valid(schema, render_answer(answer))
     assert message_size(card) <= MAX_MESSAGE_BYTES
-    assert texts(card)[-1].startswith("Shortened to fit Teams' message size limit. [Full digest](https://")
+    assert card_texts(card)[-1].startswith("Shortened to fit Teams' message size limit. [Full digest](https://")
 
 
 # --------------------------------------------------------------------------- real documents

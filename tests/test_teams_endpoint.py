@@ -24,11 +24,11 @@ from starlette.applications import Starlette
 
 from bot.config import BotConfig, Settings
 from bot.errors import ConfigError
-from bot.models import Change, CompanyConfig, Document, Guidance, Metric, Period, Report
+from bot.models import Change, CompanyConfig, Guidance, Metric, Period, Report
 from bot.platforms.teams import PATH, ReplayGuard, command_text, teams_endpoint, verify_hmac
-from bot.sources.base import FetchedDocument
 from bot.store import Store
-from tests.faketeams import card_schema
+from tests.faketeams import card_texts
+from tests.reports import open_store
 
 KEY = os.urandom(32)
 SECRET = base64.b64encode(KEY).decode()
@@ -73,22 +73,10 @@ REPORTS = (
 )
 
 
-@pytest.fixture(scope="module")
-def schema() -> Validator:
-    return card_schema()
-
-
 @pytest.fixture
 async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await Store.open(sqlite_url)
-    for i, r in enumerate(REPORTS):
-        text = " ".join(m.quote for m in r.metrics)
-        fetched = FetchedDocument(source="test", key=f"doc-{i}", url=r.url, content=text.encode(), ticker=r.ticker)
-        await opened.ingest(fetched, Document(text=text, kind=r.kind, format="text"), r, ())
-    try:
+    async with open_store(sqlite_url, REPORTS) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 class SlowStore:
@@ -166,15 +154,6 @@ def card_of(resp: httpx.Response, schema: Validator) -> dict[str, Any]:
     return card
 
 
-def texts(element: Any) -> list[str]:
-    if isinstance(element, dict):
-        own = [element["text"]] if element.get("type") == "TextBlock" else []
-        return own + [t for key, value in element.items() if key != "text" for t in texts(value)]
-    if isinstance(element, list):
-        return [t for item in element for t in texts(item)]
-    return []
-
-
 # --------------------------------------------------------------------------- authentication
 
 
@@ -197,7 +176,7 @@ async def test_only_a_valid_hmac_is_answered(store: Store, schema: Validator, he
         resp = await client.post(PATH, content=body, headers=headers(body))
     assert resp.status_code == status
     if status == 200:
-        assert any("Total revenue" in t for t in texts(card_of(resp, schema)))
+        assert any("Total revenue" in t for t in card_texts(card_of(resp, schema)))
     else:
         assert "Total revenue" not in resp.text
 
@@ -300,7 +279,7 @@ async def test_each_query_form_is_answered_with_a_card(
     body = activity(query)
     async with serve(store) as client:
         resp = await client.post(PATH, content=body, headers=signed(body))
-    assert any(expected in t for t in texts(card_of(resp, schema)))
+    assert any(expected in t for t in card_texts(card_of(resp, schema)))
 
 
 async def test_history_is_a_table_newest_first(store: Store, schema: Validator) -> None:
@@ -308,7 +287,7 @@ async def test_history_is_a_table_newest_first(store: Store, schema: Validator) 
     async with serve(store) as client:
         card = card_of(await client.post(PATH, content=body, headers=signed(body)), schema)
     [table] = [e for e in card["body"] if e["type"] == "Table"]
-    periods = [texts(row["cells"][0])[0] for row in table["rows"][1:]]
+    periods = [card_texts(row["cells"][0])[0] for row in table["rows"][1:]]
     assert periods == ["Q2 2025", "Q1 2025"]
 
 
@@ -323,7 +302,7 @@ async def test_watchlists_are_refused_with_the_way_to_get_digests(
         "type": "TextBlock", "text": "Watchlists are not available in Teams.", "wrap": True, "size": "large",
         "weight": "bolder", "style": "heading", "color": "attention",
     }
-    assert "Workflows webhook routes" in texts(card)[1]
+    assert "Workflows webhook routes" in card_texts(card)[1]
     assert await store.watchlist("teams", CHANNEL) == []  # nothing queued that no webhook could carry
 
 
@@ -335,11 +314,11 @@ async def test_a_slow_store_still_gets_a_reply_within_five_seconds(store: Store,
         resp = await client.post(PATH, content=first, headers=signed(first))
         elapsed = time.monotonic() - started
         assert 4.0 < elapsed < 5.0, elapsed
-        assert texts(card_of(resp, schema))[:2] == [
+        assert card_texts(card_of(resp, schema))[:2] == [
             "Still looking this up…",
             "Mention me again with “NWC revenue” in a moment to get the answer.",
         ]
         started = time.monotonic()
         resp = await client.post(PATH, content=again, headers=signed(again))  # joins the lookup in flight
         assert time.monotonic() - started < 5.0
-    assert any("Total revenue was $915.5 million" in t for t in texts(card_of(resp, schema)))
+    assert any("Total revenue was $915.5 million" in t for t in card_texts(card_of(resp, schema)))

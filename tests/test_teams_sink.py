@@ -18,17 +18,12 @@ from bot.errors import DeliveryError
 from bot.models import Report
 from bot.platforms.teams import TeamsSink, WebhookLimiter
 from bot.store.types import DeliveryItem
-from tests.faketeams import MAX_BODY, FakeWorkflows, Scripted, card_schema
+from tests.faketeams import MAX_BODY, FakeWorkflows, Scripted
 
 ENV = "TEAMS_WEBHOOK_ALERTS"
 REFUSED = f"Teams webhook {ENV} refused the card: HTTP"
 FAILED = f"Teams webhook {ENV}: HTTP"
 VARIABLE = f"Teams webhook: environment variable {ENV}"
-
-
-@pytest.fixture(scope="module")
-def schema() -> Validator:
-    return card_schema()
 
 
 @pytest.fixture

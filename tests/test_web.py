@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,10 +14,10 @@ from bot.config import Route
 from bot.digest.build import build_digest
 from bot.digest.html import render_digest, safe_href
 from bot.digest.model import Digest, FigureLine, OutlookLine
-from bot.models import Document, Metric, Period, Report
-from bot.sources.base import FetchedDocument, SourceState
+from bot.sources.base import SourceState
 from bot.store import Store
 from bot.web import ReadinessCheck, build_app, readiness
+from tests.reports import inbox_transcript
 
 EVIL = '<script>alert("x")</script> & Co'
 
@@ -68,26 +67,10 @@ def test_digest_links_only_to_http_urls() -> None:
 # --------------------------------------------------------------------------- the app over a real store
 
 
-def _report(company: str) -> tuple[FetchedDocument, Document, Report]:
-    quote = "Total revenues were RMB1,775.7 million, up 3.1% quarter-over-quarter."
-    metric = Metric(key="revenue", name="Total revenues", value=1_775_700_000.0, unit="CNY", quote=quote,
-                    value_text="RMB1,775.7 million", start=0, end=len(quote), speaker="Finance Chief")
-    report = Report(company=company, ticker="KCX", kind="transcript",
-                    period=Period(fiscal_year=2024, fiscal_quarter=1, label="Q1 2024"), metrics=(metric,),
-                    url="https://ir.example.com/kcx-q1")
-    document = Document(text=quote, kind="transcript", format="text", company=company, ticker="KCX")
-    fetched = FetchedDocument(source="inbox", key="call.txt:1:1", content=quote.encode(), ticker="KCX",
-                              url="file:///inbox/call.txt", title="call")
-    return fetched, document, report
-
-
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await Store.open(sqlite_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
+def store_url(sqlite_url: str) -> str:
+    """The `store` fixture (conftest) on SQLite only."""
+    return sqlite_url
 
 
 async def _ok() -> bool:
@@ -109,7 +92,7 @@ def _client(store: Store, checks: dict[str, ReadinessCheck] | None = None) -> ht
 
 
 async def test_status_page_shows_sources_events_digests_and_deliveries(store: Store) -> None:
-    fetched, document, report = _report("Kingsoft <Cloud> & Co")
+    fetched, document, report = inbox_transcript("Kingsoft <Cloud> & Co")
     await store.ingest(fetched, document, report, [Route(platform="console", target="stdout")])
     now = datetime.now(UTC)
     await store.record_poll("inbox", state=SourceState(), error=None, next_poll_at=now + timedelta(seconds=5))
@@ -130,7 +113,7 @@ async def test_status_page_shows_sources_events_digests_and_deliveries(store: St
 
 
 async def test_an_event_no_route_delivered_still_shows_its_digest(store: Store) -> None:
-    fetched, document, report = _report("Kingsoft Cloud")
+    fetched, document, report = inbox_transcript("Kingsoft Cloud")
     await store.ingest(fetched, document, report, [])
     assert await store.deliveries() == []
     async with _client(store) as client:
@@ -208,7 +191,7 @@ def test_unknown_delivery_outcome_is_refused() -> None:
 
 
 def test_build_digest_renders_on_the_page_as_the_channel_sees_it() -> None:
-    _, _, report = _report("Kingsoft Cloud")
+    _, _, report = inbox_transcript("Kingsoft Cloud")
     html = render_digest(build_digest(report))
     assert html.startswith('<article class="digest"') and html.endswith("</article>")
     assert "Kingsoft Cloud" in html and "Q1 2024" in html

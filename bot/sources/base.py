@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -16,6 +16,7 @@ from bot.errors import SourceError
 from bot.models import Frozen
 
 SEEN_LIMIT = 500
+_Item = TypeVar("_Item")
 _NAME = re.compile(r"^[a-z0-9_-]+$")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
@@ -167,4 +168,69 @@ def log_item_failure(logger: logging.Logger, name: str, key: str, err: Exception
         key,
         err,
         extra={"source": name, "key": key, "status": getattr(err, "status", None)},
+    )
+
+
+class FetchedItems(NamedTuple):
+    """What `fetch_items` got: the documents, the keys of the items they came from, and whether none failed."""
+
+    documents: tuple[FetchedDocument, ...]
+    done: tuple[str, ...]
+    complete: bool
+
+
+async def fetch_items(
+    name: str,
+    logger: logging.Logger,
+    items: Iterable[_Item],
+    key: Callable[[_Item], str],
+    documents: Callable[[_Item], Awaitable[Sequence[FetchedDocument]]],
+    seen: Collection[str] = (),
+) -> FetchedItems:
+    """The documents of each item whose key is not in `seen`, in item order.
+
+    A failed item is logged and left out (it is retried next poll); a failure that means the whole
+    source should back off is raised under the source's name.
+    """
+    docs: list[FetchedDocument] = []
+    done: list[str] = []
+    complete = True
+    for item in items:
+        item_key = key(item)
+        if item_key in seen:
+            continue
+        try:
+            docs.extend(await documents(item))
+            done.append(item_key)
+        except SourceError as err:
+            if must_back_off(err):
+                raise with_source(name, err) from None
+            log_item_failure(logger, name, item_key, err)
+            complete = False
+    return FetchedItems(documents=tuple(docs), done=tuple(done), complete=complete)
+
+
+async def poll_listing(
+    name: str,
+    logger: logging.Logger,
+    state: SourceState,
+    listing_url: str,
+    listing_validator: Validator,
+    items: Sequence[_Item],
+    key: Callable[[_Item], str],
+    documents: Callable[[_Item], Awaitable[Sequence[FetchedDocument]]],
+) -> PollResult:
+    """One poll of a listing (feed or page) at `listing_url`, just read with the new `listing_validator`.
+
+    `items` come newest first, as listings show them; the new ones are fetched oldest first, so `seen`
+    keeps the newest last. With a failed item, the listing's old validator is kept so it is read again
+    next poll.
+    """
+    fetched = await fetch_items(name, logger, reversed(items), key, documents, seen=state.seen)
+    validators = dict(state.validators)
+    if fetched.complete:
+        validators[listing_url] = listing_validator
+    return PollResult(
+        documents=fetched.documents,
+        state=SourceState(validators=validators, seen=remember(state.seen, fetched.done), cursor=state.cursor),
     )

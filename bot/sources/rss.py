@@ -21,11 +21,10 @@ from bot.sources.base import (
     SourceSpec,
     SourceState,
     Validator,
+    fetch_items,
     has_email,
-    log_item_failure,
-    must_back_off,
+    poll_listing,
     rebase,
-    remember,
     with_source,
 )
 from bot.sources.edgar import EdgarClient, parse_index_html, press_release_exhibits
@@ -248,31 +247,19 @@ class RssSource:
         return fetched, tuple(e for e in entries if self._wanted(e))
 
     async def poll(self, client: httpx.AsyncClient, state: SourceState) -> PollResult:
-        name = self.spec.name
         feed_url = rebase(self.spec.url, self.spec.base_url)
         fetched, entries = await self._feed(client, state.validators.get(feed_url))
         if fetched is None:
             return PollResult(documents=(), state=state)
-        docs: list[FetchedDocument] = []
-        done: list[str] = []
-        complete = True
-        for entry in reversed(entries):  # oldest first, so `seen` keeps the newest last
-            if entry.key in state.seen:
-                continue
-            try:
-                docs.extend(await self._documents(client, entry))
-                done.append(entry.key)
-            except SourceError as err:
-                if must_back_off(err):
-                    raise with_source(name, err) from None
-                log_item_failure(logger, name, entry.key, err)
-                complete = False
-        validators = dict(state.validators)
-        if complete:  # with a failed entry, keep the old validator so the feed is read again next poll
-            validators[feed_url] = fetched.validator
-        return PollResult(
-            documents=tuple(docs),
-            state=SourceState(validators=validators, seen=remember(state.seen, done), cursor=state.cursor),
+        return await poll_listing(
+            self.spec.name,
+            logger,
+            state,
+            feed_url,
+            fetched.validator,
+            entries,
+            lambda entry: entry.key,
+            lambda entry: self._documents(client, entry),
         )
 
     async def _documents(self, client: httpx.AsyncClient, entry: Entry) -> list[FetchedDocument]:
@@ -322,14 +309,8 @@ class RssSource:
         _, entries = await self._feed(client, None)
         dated = [e.published for e in entries if e.published is not None]
         cutoff = max(dated) - timedelta(days=round(quarters * 91.3)) if dated else None
-        docs: list[FetchedDocument] = []
-        for entry in entries:
-            if cutoff is not None and entry.published is not None and entry.published <= cutoff:
-                continue
-            try:
-                docs.extend(await self._documents(client, entry))
-            except SourceError as err:
-                if must_back_off(err):
-                    raise with_source(self.spec.name, err) from None
-                log_item_failure(logger, self.spec.name, entry.key, err)
-        return tuple(docs)
+        recent = [e for e in entries if cutoff is None or e.published is None or e.published > cutoff]
+        got = await fetch_items(
+            self.spec.name, logger, recent, lambda entry: entry.key, lambda entry: self._documents(client, entry)
+        )
+        return got.documents

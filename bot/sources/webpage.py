@@ -18,10 +18,9 @@ from bot.sources.base import (
     PollResult,
     SourceSpec,
     SourceState,
-    log_item_failure,
-    must_back_off,
+    fetch_items,
+    poll_listing,
     rebase,
-    remember,
     with_source,
 )
 from bot.sources.http import Fetched, fetch, redact
@@ -142,44 +141,36 @@ class WebpageSource:
         )
         return page, links[: self.spec.max_links]
 
-    async def _document(self, client: httpx.AsyncClient, link: Link) -> FetchedDocument:
+    async def _documents(self, client: httpx.AsyncClient, link: Link) -> list[FetchedDocument]:
         got = await self._get(client, rebase(link.url, self.spec.base_url))
         if got is None:
             raise SourceError(f"GET {redact(link.url)}: unexpected 304 Not Modified")
-        return FetchedDocument(
-            source=self.spec.name,
-            key=link.url,
-            url=got.url,
-            title=link.text,
-            content=got.content,
-            content_type=got.content_type,
-            ticker=self.spec.tickers[0] if len(self.spec.tickers) == 1 else None,
-            form=self.spec.form,
-        )
+        return [
+            FetchedDocument(
+                source=self.spec.name,
+                key=link.url,
+                url=got.url,
+                title=link.text,
+                content=got.content,
+                content_type=got.content_type,
+                ticker=self.spec.tickers[0] if len(self.spec.tickers) == 1 else None,
+                form=self.spec.form,
+            )
+        ]
 
     async def poll(self, client: httpx.AsyncClient, state: SourceState) -> PollResult:
-        name = self.spec.name
         page, links = await self._links(client, state)
         if page is None:
             return PollResult(documents=(), state=state)
-        docs: list[FetchedDocument] = []
-        complete = True
-        for link in reversed(links):  # oldest first, so `seen` keeps the newest last
-            if link.url in state.seen:
-                continue
-            try:
-                docs.append(await self._document(client, link))
-            except SourceError as err:
-                if must_back_off(err):
-                    raise with_source(name, err) from None
-                log_item_failure(logger, name, link.url, err)
-                complete = False
-        validators = dict(state.validators)
-        if complete:  # with a failed link, keep the old validator so the page is read again next poll
-            validators[rebase(self.spec.url, self.spec.base_url)] = page.validator
-        seen = remember(state.seen, (d.key for d in docs))
-        return PollResult(
-            documents=tuple(docs), state=SourceState(validators=validators, seen=seen, cursor=state.cursor)
+        return await poll_listing(
+            self.spec.name,
+            logger,
+            state,
+            rebase(self.spec.url, self.spec.base_url),
+            page.validator,
+            links,
+            lambda link: link.url,
+            lambda link: self._documents(client, link),
         )
 
     async def backfill(
@@ -189,12 +180,7 @@ class WebpageSource:
         if self.spec.tickers and ticker.strip().upper() not in self.spec.tickers:
             return ()
         _, links = await self._links(client, None)
-        docs: list[FetchedDocument] = []
-        for link in links:
-            try:
-                docs.append(await self._document(client, link))
-            except SourceError as err:
-                if must_back_off(err):
-                    raise with_source(self.spec.name, err) from None
-                log_item_failure(logger, self.spec.name, link.url, err)
-        return tuple(docs)
+        got = await fetch_items(
+            self.spec.name, logger, links, lambda link: link.url, lambda link: self._documents(client, link)
+        )
+        return got.documents
