@@ -23,15 +23,16 @@ from bot.extract.metrics import MetricDef, MetricMention, catalogue
 from bot.extract.sentences import Sentence, sentences
 from bot.models import Change, CompanyConfig, Document, Flag, Mention, Metric, MetricAlias, Period, Prior, Report
 
-DIGIT = re.compile(r"\d")
+DIGIT = re.compile(r"[0-9]")  # the amounts parser reads ASCII digits only
 DOUBTFUL_MARK = re.compile(r"\[|\((?i:sic)")  # what read_sentence flags as doubtful
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
-UP_WORDS = re.compile(r"\b(?:increas\w*|grew|growth|rose|up|higher|improv\w*|gain\w*|jump\w*|surg\w*)\b", re.I)
-DOWN_WORDS = re.compile(r"\b(?:decreas\w*|declin\w*|fell|down|lower|drop\w*|reduc\w*|shr[iu]nk\w*)\b", re.I)
+# UP_WORDS, DOWN_WORDS, FULL_YEAR, QUARTER_OF_YEAR and REPORTED are applied to lower-cased text (faster than re.I).
+UP_WORDS = re.compile(r"\b(?:increas\w*|grew|growth|rose|up|higher|improv\w*|gain\w*|jump\w*|surg\w*)\b")
+DOWN_WORDS = re.compile(r"\b(?:decreas\w*|declin\w*|fell|down|lower|drop\w*|reduc\w*|shr[iu]nk\w*)\b")
 FULL_YEAR = re.compile(
-    r"\b(?:full[- ]year|for the (?:full |fiscal )?year|fiscal(?: year)? (?:19|20)\d\d|for (?:19|20)\d\d\b|annual)", re.I
+    r"\b(?:full[- ]year|for the (?:full |fiscal )?year|fiscal(?: year)? (?:19|20)\d\d|for (?:19|20)\d\d\b|annual)"
 )
-QUARTER_OF_YEAR = re.compile(r"quarter (?:of |ended )?(?:fiscal |the fiscal year )?(?:year )?(?:19|20)\d\d", re.I)
+QUARTER_OF_YEAR = re.compile(r"quarter (?:of |ended )?(?:fiscal |the fiscal year )?(?:year )?(?:19|20)\d\d")
 FIRST_TIME = re.compile(
     r"(?:turn\w*|achiev\w*|reach\w*)\s(?:(?:our|the)\s)?(?P<what>(?:adjusted\s)?[\w ]{2,30}?)\s(?:positive|profitab\w*|"
     r"breakeven)\sfor the first time",
@@ -39,8 +40,7 @@ FIRST_TIME = re.compile(
 )
 REPORTED = re.compile(
     r"\b(?:was|were|reached|totall?ed|amounted|came in|grew|increased|decreased|rose|fell|declined|ended|"
-    r"generated|delivered|achieved|reported|posted)\b",
-    re.I,
+    r"generated|delivered|achieved|reported|posted)\b"
 )
 # Metrics whose value is itself a rate of change: "same-store sales increased 3.4%" states the value.
 GROWTH_KEYS = ("same_store_sales",)
@@ -134,15 +134,15 @@ def _observe(s: Sentence, readings: list[Reading], report_period: str | None) ->
         obs = by_key.get(key)
         if obs is None:
             period = report_period
-            prefix = s.text[: r.amount.start]
-            if (FULL_YEAR.search(prefix) and not QUARTER_OF_YEAR.search(prefix) and report_period
-                    and report_period.startswith("Q")):
+            prefix = s.text[: r.amount.start].lower()
+            if (report_period and report_period.startswith("Q") and FULL_YEAR.search(prefix)
+                    and not QUARTER_OF_YEAR.search(prefix)):
                 period = f"FY{report_period.rsplit(' ', 1)[-1]}"
             obs = Observation(r.mention, s, key, name, "percent" if r.share_of else r.mention.kind, period=period)
             by_key[key] = obs
         if r.role == "current" and obs.value is None:
             obs.value = r.amount
-            between = s.text[r.mention.end : r.amount.start]
+            between = s.text[r.mention.end : r.amount.start].lower()
             if UP_WORDS.search(between) and not DOWN_WORDS.search(between):
                 obs.said = "up"
             elif DOWN_WORDS.search(between) and not UP_WORDS.search(between):
@@ -159,7 +159,7 @@ def _observe(s: Sentence, readings: list[Reading], report_period: str | None) ->
         elif r.role == "prior" and r.timeframe:
             obs.priors.setdefault("prior_year" if r.timeframe == "yoy" else "prior_quarter", r.amount)
             if obs.said is None and obs.value is not None:
-                between = s.text[obs.value.end : r.amount.start]
+                between = s.text[obs.value.end : r.amount.start].lower()
                 if UP_WORDS.search(between):
                     obs.said = "up"
                 elif DOWN_WORDS.search(between):
@@ -306,7 +306,7 @@ def extract(
             continue
         if seg.operator or (seg.title and ANALYST.search(seg.title)):
             continue
-        if position in forward and NUMERIC_CUE.search(s.text.lower()) and not REPORTED.search(s.text):
+        if position in forward and NUMERIC_CUE.search(low := s.text.lower()) and not REPORTED.search(low):
             continue  # table rows carry no scale or period of their own; prose states the headline figures
         mentions = facts.mentions(s)
         if not mentions and not DOUBTFUL_MARK.search(s.text):

@@ -86,6 +86,7 @@ _LEFT_REVERSED = re.compile(
     """,
     re.VERBOSE,
 )
+_NOTHING_LEFT: dict[str, int] = {}  # never modified: the parts before a number when there are none
 _LEFT_PARTS = tuple(sorted(_LEFT_REVERSED.groupindex, key=_LEFT_REVERSED.groupindex.__getitem__))  # for groups()
 _SUFFIX = re.compile(
     r"""
@@ -243,21 +244,22 @@ def _unit(written: str) -> str:
 def _read(text: str, nm: re.Match[str], floor: int, default: str | None) -> _Atom:
     """One number with what is written around it; `drop` says why it is not a figure."""
     ns, ne = nm.span()
-    c1, c2 = text[ns - 1 : ns] if ns > floor else "", text[max(floor, ns - 2) : max(floor, ns - 1)]
-    lead = c1 and (c1 in _LEADS or (c1.isspace() and c2 in _LEADS_AFTER_SPACE))  # cheap test first
-    lm = _LEFT_REVERSED.match(text[max(floor, ns - 32) : ns][::-1]) if lead else None
-    at = {k: ns - lm.end(k) for k, v in zip(_LEFT_PARTS, lm.groups(), strict=True) if v} if lm else {}  # part starts
+    c1 = text[ns - 1] if ns > floor else ""
+    lead = c1 and (c1 in _LEADS or (c1.isspace() and text[max(floor, ns - 2) : ns - 1] in _LEADS_AFTER_SPACE))
+    lm = _LEFT_REVERSED.match(text[max(floor, ns - 32) : ns][::-1]) if lead else None  # cheap test first
+    at = {k: ns - lm.end(k) for k, v in zip(_LEFT_PARTS, lm.groups(), strict=True) if v} if lm else _NOTHING_LEFT
     closed = False
-    if at:
+    start = ns
+    if at:  # where each part written before the digits starts
         start = min(at.values())
         if at.get("sign") == start and start and text[start - 1] in _GLUE:
             del at["sign"]  # the hyphen of "43-45%" joins two figures
         closed = ne < len(text) and text[ne] == ")" and ("open" in at or "open2" in at)
         if not closed and "open2" in at:
-            at = {}
+            at = _NOTHING_LEFT
         elif not closed and "open" in at:
             at = {k: v for k, v in at.items() if v > at["open"]}
-    start = min(at.values(), default=ns)
+        start = min(at.values(), default=ns)
     sm = _SUFFIX.match(text, ne + closed)  # always matches (every part is optional), maybe empty
     assert sm is not None
     word_scale, letter_scale, cjk_scale, unit_written, post = sm.groups()

@@ -108,7 +108,8 @@ class Frames:
             found: list[tuple[int, int, Timeframe]] = []
             if "year" in low or "y/y" in low or "yoy" in low or "annual" in low:
                 found = [(m.start(), m.end(), "yoy") for m in YOY.finditer(low)]
-            found += [(m.start(), m.end(), "qoq") for m in QOQ.finditer(self._text)]
+            if "q" in low:  # every QOQ phrase has a "q" ("quarter", "sequential", "q/q")
+                found += [(m.start(), m.end(), "qoq") for m in QOQ.finditer(low)]
             found.sort()
             self._found = found
         for start, end, tf in self._found:
@@ -160,7 +161,7 @@ def read_sentence(text: str, found: list[Amount], mentions: list[MetricMention])
         return result
     if not mentions:
         return result
-    if RESPECTIVELY.search(text) and _respectively(text, mentions, amounts, result):
+    if "espectively" in text and RESPECTIVELY.search(text) and _respectively(text, mentions, amounts, result):
         return result
     frames = Frames(text)
     taken: set[tuple[str, Role, str | None]] = set()

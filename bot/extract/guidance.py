@@ -57,12 +57,11 @@ DIRECTIONS: tuple[tuple[Direction, re.Pattern[str]], ...] = (
     ("initiated", re.compile(r"\binitiat\w*|\bintroduc\w*|\bestablish\w* (?:its |our )?(?:\w+ )?(?:guidance|outlook)|"
                              r"\binitial (?:\w+ )?(?:guidance|outlook)")),
 )
-PERIOD = re.compile(
-    r"\b(?:(?P<ord>first|second|third|fourth)[- ]quarter(?: of)?(?: fiscal(?: year)?| FY)? ?(?P<y1>(?:19|20)\d\d)?|"
-    r"Q(?P<q>[1-4])(?: of)?(?: fiscal(?: year)?| FY)? ?(?P<y2>(?:19|20)\d\d|FY\d\d)?|"
-    r"(?:full[- ]year|fiscal(?: year)?|FY) ?(?P<y3>(?:19|20)\d\d)|(?P<y4>(?:19|20)\d\d) (?:full[- ]year|fiscal year)|"
-    r"(?P<next>next|coming|following) (?:quarter|year|fiscal year)|(?P<this>this|the) (?:full )?(?:fiscal )?year\b)",
-    re.I,
+PERIOD = re.compile(  # applied to lower-cased text
+    r"\b(?:(?P<ord>first|second|third|fourth)[- ]quarter(?: of)?(?: fiscal(?: year)?| fy)? ?(?P<y1>(?:19|20)\d\d)?|"
+    r"q(?P<q>[1-4])(?: of)?(?: fiscal(?: year)?| fy)? ?(?P<y2>(?:19|20)\d\d|fy\d\d)?|"
+    r"(?:full[- ]year|fiscal(?: year)?|fy) ?(?P<y3>(?:19|20)\d\d)|(?P<y4>(?:19|20)\d\d) (?:full[- ]year|fiscal year)|"
+    r"(?P<next>next|coming|following) (?:quarter|year|fiscal year)|(?P<this>this|the) (?:full )?(?:fiscal )?year\b)"
 )
 TREND = re.compile(
     r"\b(?:improv\w*|grow\w*|increas\w*|declin\w*|decreas\w*|expan\w*|accelerat\w*|remain\w*|stable|pressure|"
@@ -76,6 +75,7 @@ FILLER = re.compile(
     re.I,
 )
 BASIS_LABEL = re.compile(r"(?P<label>non-GAAP|GAAP|non-IFRS|IFRS|adjusted)\s?:?\s*$", re.I)
+TABLE_WORDS = ("follow", "below", "table", "summar")  # "as follows", "the table below", "summarized"
 GUIDANCE_HEADING = re.compile(r"\b(?:targets?|guidance|outlook|expectations)\b")
 MAX_QUALITATIVE = 4
 ANALYST = re.compile(r"analyst", re.I)
@@ -102,17 +102,15 @@ SCORE_HORIZON = re.compile(
 
 
 def _period_label(text: str, report_year: int | None) -> str | None:
-    m = PERIOD.search(text)
+    m = PERIOD.search(text.lower())
     if not m:
         return None
     if m.group("ord") or m.group("q"):
-        q = {"first": 1, "second": 2, "third": 3, "fourth": 4}[m.group("ord").lower()] if m.group("ord") else int(
-            m.group("q")
-        )
+        q = {"first": 1, "second": 2, "third": 3, "fourth": 4}[m.group("ord")] if m.group("ord") else int(m.group("q"))
         year = m.group("y1") or m.group("y2")
-        fiscal = " FY" if re.search(r"fiscal|FY", m.group(0), re.I) else " "
+        fiscal = " FY" if "fiscal" in m.group(0) or "fy" in m.group(0) else " "
         if year:
-            year = year[-2:] if year.upper().startswith("FY") else year
+            year = year[-2:] if year.startswith("fy") else year
             return f"Q{q}{fiscal}{year}".replace("  ", " ").replace(" FY", " FY")
         return f"Q{q}"
     year = m.group("y3") or m.group("y4")
@@ -187,7 +185,7 @@ def find_guidance(
         text = s.text
         low = text.lower()
         if seg.section != "table":
-            guidance_table = bool(GUIDANCE_HEADING.search(low) and re.search(r"follow|below|table|summar", low))
+            guidance_table = bool(GUIDANCE_HEADING.search(low) and any(w in low for w in TABLE_WORDS))
             table_period = _period_label(text, report_year) if guidance_table else None
         if position in boilerplate or text.rstrip().endswith("?"):
             continue

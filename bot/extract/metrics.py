@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from bot.extract.phrases import Hit, PhraseIndex, expand
 
@@ -90,8 +90,10 @@ BASE_CATALOGUE: tuple[MetricDef, ...] = (
 
 # A segment or product revenue named in the text: "AI revenue", "public cloud revenues",
 # "revenues from enterprise cloud services", "revenues contributed by Xiaomi and Kingsoft ecosystem".
+# (Possessive "*+": giving back word characters can never let the \s after them match, so it only saves time.)
 SEGMENT_BEFORE = re.compile(
-    r"(?<![\w&/'-])(?P<seg>(?:[A-Za-z][\w&/'-]*\s){1,4})(?:services?\s|business\s|segment\s)?(?:net\s)?(?:revenues?|sales)\b$"
+    r"(?<![\w&/'-])(?P<seg>(?:[A-Za-z][\w&/'-]*+\s){1,4})(?:services?\s|business\s|segment\s)?(?:net\s)?"
+    r"(?:revenues?|sales)\b$"
 )
 SEGMENT_AFTER = re.compile(
     r"^\s(?:from|contributed by|generated (?:by|from))\s(?:our\s|the\s)?"
@@ -120,12 +122,15 @@ COST_LINE = re.compile(
     r"(?:were|was|decreased|increased|rose|fell|declined|amounted|totaled|grew|reached|came))",
     re.I,
 )
+# Most re.I patterns here need some word, so they are tried only when the lower-cased sentence holds it. That rules
+# a pattern out only for ASCII text: re.I also matches a few non-ASCII letters to ASCII ones ('ſ' to "s", 'ı' to
+# "i", the Kelvin sign to "k"). So `folded` is the sentence lower-cased if it is ASCII, else None (try them all).
+BASIS_IN_NAME = re.compile(r"\b(?:adjusted|non-?GAAP|non-?IFRS)\b", re.I)
 BASIS_ADJUSTED = re.compile(r"\b(?:adjusted|non-?GAAP|non-?IFRS|underlying|pro forma|core)\s+(?:[\w&-]+\s+)?$", re.I)
 BASIS_GAAP = re.compile(r"(?<!non-)(?<!non )\b(?:GAAP|IFRS|reported)\s+(?:[\w&-]+\s+)?$")
 
 
-@dataclass(frozen=True, slots=True)
-class MetricMention:
+class MetricMention(NamedTuple):
     """A metric named in a sentence, at [start, end) of the sentence text."""
 
     key: str
@@ -137,8 +142,11 @@ class MetricMention:
     negative: bool
 
 
+NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return NOT_SLUG.sub("_", text.lower()).strip("_")
 
 
 @dataclass(frozen=True)
@@ -154,13 +162,17 @@ class Catalogue:
     fallbacks: tuple[tuple[str, re.Pattern[str], MetricDef], ...]
     negatives: dict[str, re.Pattern[str]]
 
-    def hits(self, sentence: str) -> list[Hit[MetricDef]]:
-        found = self.index.find(sentence)
-        if self.fallbacks:
-            folded = sentence.lower()
-            for prefix, pattern, d in self.fallbacks:
-                if prefix in folded:
-                    found.extend(Hit(m.start(), m.end(), d) for m in pattern.finditer(sentence))
+    def hits(self, sentence: str, folded: str | None = None) -> list[Hit[MetricDef]]:
+        """The metrics named in the sentence, left to right, non-overlapping (folded: sentence.lower(), if known)."""
+        folded = sentence.lower() if folded is None else folded
+        found = self.index.find(sentence, folded)
+        extra = False
+        for prefix, pattern, d in self.fallbacks:
+            if prefix in folded:
+                for m in pattern.finditer(sentence):
+                    found.append(Hit(m.start(), m.end(), d))
+                    extra = True
+        if extra:  # else the index's own hits are already in order and do not overlap
             found.sort(key=lambda h: (h.start, -(h.end - h.start)))
             kept: list[Hit[MetricDef]] = []
             for h in found:
@@ -192,28 +204,45 @@ def catalogue(extra: tuple[MetricDef, ...] = ()) -> Catalogue:
     return compile_catalogue((*extra, *BASE_CATALOGUE))
 
 
-def _basis(sentence: str, start: int, matched: str) -> Literal["adjusted", "gaap"] | None:
-    window = sentence[max(0, start - 30) : start]
-    if re.search(r"\b(?:adjusted|non-?GAAP|non-?IFRS)\b", matched, re.I) or BASIS_ADJUSTED.search(window):
+def _basis(sentence: str, start: int, matched: str, folded: str | None) -> Literal["adjusted", "gaap"] | None:
+    lo = max(0, start - 30)
+    window = sentence[lo:start]
+    if folded is None:
+        name_cue = window_cue = True
+    else:  # the words BASIS_IN_NAME and BASIS_ADJUSTED need
+        name, low = matched.lower(), folded[lo:start]
+        name_cue = "adjusted" in name or "non" in name
+        window_cue = "adjusted" in low or "non" in low or "underlying" in low or "pro forma" in low or "core" in low
+    if (name_cue and BASIS_IN_NAME.search(matched)) or (window_cue and BASIS_ADJUSTED.search(window)):
         return "adjusted"
-    if BASIS_GAAP.search(window):
+    if ("GAAP" in window or "IFRS" in window or "reported" in window) and BASIS_GAAP.search(window):
         return "gaap"
     return None
 
 
 def _segment_words(words: list[str]) -> str | None:
-    kept: list[str] = []
-    for w in reversed(words):
+    """The last words before a stop word, at most three."""
+    kept = 0
+    for w in reversed(words[-3:]):
         if w.lower() in SEGMENT_STOP or not w[0].isalpha():
             break
-        kept.insert(0, w)
-    return " ".join(kept[-3:]) or None
+        kept += 1
+    return " ".join(words[len(words) - kept :]) or None
 
 
-def _segment_revenue(sentence: str, start: int, end: int) -> str | None:
+def _last_words(sentence: str, lo: int, end: int) -> int:
+    """Where SEGMENT_BEFORE can start matching in sentence[lo:end]: it spans at most six whitespace characters,
+    so it starts after the seventh space from the end."""
+    head = sentence[lo:end].rsplit(" ", 7)
+    return lo + len(head[0]) if len(head) == 8 else lo
+
+
+def _segment_revenue(sentence: str, start: int, end: int, folded: str | None) -> str | None:
     """The segment named around a 'revenue' mention, if any ('AI revenue' -> 'AI')."""
     lo = sentence.rfind(" ", 0, max(0, start - 60)) + 1 if start > 60 else 0  # never cut a word in two
-    before = SEGMENT_BEFORE.search(sentence, lo, end)
+    # SEGMENT_BEFORE needs the mention to end with one of its words ($ is at `end`, or before a newline there).
+    ends_right = sentence.endswith(("revenue", "revenues", "sales", "\n"), lo, end)
+    before = SEGMENT_BEFORE.search(sentence, _last_words(sentence, lo, end), end) if ends_right else None
     if before:
         seg = _segment_words(before.group("seg").split())
         if seg:
@@ -223,7 +252,9 @@ def _segment_revenue(sentence: str, start: int, end: int) -> str | None:
         words = after.group("seg").split()
         if words and not any(w.lower() in SEGMENT_STOP - {"and"} for w in words):
             return " ".join(words)
-    terms = SEGMENT_TERMS_OF.search(sentence[max(0, start - 60) : start])
+    window = max(0, start - 60)
+    terms_cue = folded is None or folded.find("in terms of", window, start) >= 0
+    terms = SEGMENT_TERMS_OF.search(sentence[window:start]) if terms_cue else None
     if terms:
         return terms.group("seg")
     return None
@@ -234,21 +265,26 @@ SENTENCE_BASIS = re.compile(r"\bon an? (?P<basis>adjusted|non-GAAP|non-IFRS|GAAP
 
 def find_mentions(sentence: str, cat: Catalogue) -> list[MetricMention]:
     """Every metric mention in a sentence, left to right, non-overlapping."""
+    folded = sentence.lower() if sentence.isascii() else None
+    hits = cat.hits(sentence, folded)
+    cost_cue = folded is None or "cost" in folded or "expenses" in folded
+    cost = COST_LINE.match(sentence) if cost_cue else None
+    if not hits and cost is None:
+        return []  # (most sentences)
     out: list[MetricMention] = []
     stated = SENTENCE_BASIS.search(sentence) if "basis" in sentence else None
     sentence_basis: Literal["adjusted", "gaap"] | None = None
     if stated:
         sentence_basis = "gaap" if stated.group("basis").lower() in ("gaap", "ifrs", "reported") else "adjusted"
-    cost = COST_LINE.match(sentence)
-    for hit in cat.hits(sentence):
+    for hit in hits:
         d = hit.payload
         matched = sentence[hit.start : hit.end]
-        basis = _basis(sentence, hit.start, matched)
+        basis = _basis(sentence, hit.start, matched, folded)
         if basis is None and stated is not None and hit.start > stated.start():
             basis = sentence_basis
         key, name = d.key, d.name
         if d.key == "revenue" and not matched.lower().startswith("total"):
-            seg = _segment_revenue(sentence, hit.start, hit.end)
+            seg = _segment_revenue(sentence, hit.start, hit.end, folded)
             if seg:
                 key, name = f"{slug(seg)}_revenue", f"{seg[0].upper()}{seg[1:]} revenue"
         neg_pattern = cat.negatives.get(d.key)
@@ -263,7 +299,7 @@ def find_mentions(sentence: str, cat: Catalogue) -> list[MetricMention]:
         noun = "costs" if what.startswith("cost") else "expenses"
         mention = MetricMention(
             f"{slug(label)}_{noun}", f"{label[0].upper()}{label[1:]} {noun}", "money",
-            cost.start("name"), cost.end(), _basis(sentence, cost.start("name"), cost.group(0)), False,
+            cost.start("name"), cost.end(), _basis(sentence, cost.start("name"), cost.group(0), folded), False,
         )
         out.insert(0, mention)
         if cost.group("name2"):

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+import string
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Generic, NamedTuple, TypeVar, cast
 
 T = TypeVar("T")
 
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'’-]*[A-Za-z0-9&]|[A-Za-z0-9]")
 MAX_EXPANSIONS = 96
+ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+# A token (see TOKEN) starts at the first letter or digit of a run of token characters [a-z0-9&'’-] and ends at
+# the run's last letter, digit or "&". In lower-cased text with a space in front, LEAD comes before a token (a
+# non-token character, then only "-&'’") and END after it (the end of its run, or only "-'’" till then).
+LEAD, END = r"[^a-z0-9&'’-][-&'’]*+", r"(?![-'’]*[a-z0-9&])"  # ("*+": a word never starts with "-&'’")
+# ASCII text is searched as bytes in which every non-token character is a space (bytes.translate is cheap): a
+# regex that starts with a literal space is found much faster than one that starts with a character class.
+# SPACED_GAP goes from the end of a token to the start of the next.
+SPACED_LEAD, SPACED_END, SPACED_GAP = r" [-&']*+", r"(?![-']*[a-z0-9&])", r"[-']* [^a-z0-9]*"
+SPACED = bytes(
+    ord(c.lower()) if c.lower() in string.ascii_lowercase + string.digits + "&'-" else 32 for c in map(chr, range(256))
+)
 
 
 class _Unexpandable(Exception):
@@ -80,44 +95,98 @@ def expand(alias: str) -> list[str] | None:
     return sorted({" ".join(o.split()) for o in options if o.strip()})
 
 
-def tokens(text: str) -> list[re.Match[str]]:
-    return list(TOKEN.finditer(text))
-
-
-@dataclass(frozen=True, slots=True)
-class Hit(Generic[T]):
+class Hit(NamedTuple, Generic[T]):
     start: int
     end: int
     payload: T
 
 
+def _trie(words: dict[str, str]) -> str:
+    """A regex for each word followed by its own pattern, sharing common prefixes (much faster than a flat list).
+
+    The options are in no particular order: what follows a word must decide whether it matches (END: the word is
+    the whole token), and the regex backtracks to try the other words.
+    """
+    by_first: dict[str, dict[str, str]] = {}
+    options: list[str] = []
+    for word, then in words.items():
+        if word:
+            by_first.setdefault(word[0], {})[word[1:]] = then
+        else:
+            options.append(then)
+    options.extend(re.escape(c) + _trie(rest) for c, rest in by_first.items())
+    if not options:
+        return "(?!)"  # matches nothing
+    return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+
+
+@dataclass
+class _Node(Generic[T]):
+    """Phrases that share their first words: the words that may come next, and the phrase that ends here."""
+
+    following: dict[str, _Node[T]] = field(default_factory=dict)
+    ends: bool = False
+    payload: T | None = None
+
+
 class PhraseIndex(Generic[T]):
-    """Word sequences indexed by their first word; finds the longest phrase at each word, left to right."""
+    """Word sequences matched like the tokens they are made of: the longest phrase at each token, left to right.
+
+    One regex finds the tokens a phrase can start with; the words after one are then looked up in a trie.
+    """
 
     def __init__(self, phrases: Iterable[tuple[str, T]]) -> None:
-        index: dict[str, list[tuple[tuple[str, ...], T]]] = {}
+        root: _Node[T] = _Node()
         for phrase, payload in phrases:
-            words = tuple(w.lower() for w in TOKEN.findall(phrase))
-            if words:
-                index.setdefault(words[0], []).append((words, payload))
-        for entries in index.values():
-            entries.sort(key=lambda e: -len(e[0]))
-        self._index = index
+            node = root
+            for word in TOKEN.findall(phrase):
+                node = node.following.setdefault(word.lower(), _Node())
+            if node is not root and not node.ends:  # the first of two equal phrases wins
+                node.ends, node.payload = True, payload
+        self._firsts = root.following
+        # The text is searched with a space in front, so that a token at its very start has a lead too.
+        self._text = re.compile(LEAD + "(?P<at>)" + _trie(dict.fromkeys(root.following, "")) + END)
+        # The ASCII regex also skips a word that is no phrase by itself unless a word that can come next follows
+        # (most are not): a cheap test in the regex that spares most look-ups. (Its character classes are ASCII:
+        # in the other regex, that is many classes with "’", slow to compile.)
+        spaced = {
+            w: SPACED_END if node.ends else f"(?={SPACED_GAP}{_trie(dict.fromkeys(node.following, ''))})"
+            for w, node in root.following.items()
+        }
+        self._spaced = re.compile((SPACED_LEAD + "(?P<at>)" + _trie(spaced)).encode())
 
-    def find(self, text: str, toks: list[re.Match[str]] | None = None) -> list[Hit[T]]:
-        toks = toks if toks is not None else tokens(text)
-        words = [t.group(0).lower() for t in toks]
+    def find(self, text: str, folded: str | None = None) -> list[Hit[T]]:
+        """Every phrase in the text, left to right, non-overlapping (folded: text.lower(), if known)."""
+        found: Iterator[re.Match[str]] | Iterator[re.Match[bytes]]
+        if text.isascii():
+            low = text.lower() if folded is None else folded
+            found = self._spaced.finditer((" " + text).encode().translate(SPACED))
+        else:
+            # Only two letters have a lower case that is longer or ASCII ('İ' is "i̇", the Kelvin sign "k"), which
+            # would move offsets or make tokens; text.translate() is the slow way round them.
+            low = text.translate(ASCII_LOWER) if "\u0130" in text or "\u212a" in text else text.lower()
+            found = self._text.finditer(" " + low)
         out: list[Hit[T]] = []
-        i, n = 0, len(words)
-        while i < n:
-            entries = self._index.get(words[i])
-            matched = 0
-            if entries:
-                for phrase, payload in entries:
-                    k = len(phrase)
-                    if i + k <= n and tuple(words[i : i + k]) == phrase:
-                        out.append(Hit(toks[i].start(), toks[i + k - 1].end(), payload))
-                        matched = k
-                        break
-            i += matched or 1
+        after = 0
+        for m in found:
+            start = m.start(1) - 1  # offsets in the searched text are one more than in the text
+            if start >= after:  # not inside the phrase just found
+                hit = self._longest(low, start, m.end() - 1)
+                if hit is not None:
+                    out.append(hit)
+                    after = hit.end
         return out
+
+    def _longest(self, low: str, start: int, end: int) -> Hit[T] | None:
+        """The longest phrase starting with the token low[start:end]."""
+        node = self._firsts[low[start:end]]
+        best, best_end = (node, end) if node.ends else (None, 0)
+        while node.following:
+            # The next token: after a token's end, the first letter or digit starts the next one.
+            token = TOKEN.search(low, end)
+            if token is None or (following := node.following.get(token.group())) is None:
+                break
+            node, end = following, token.end()
+            if node.ends:
+                best, best_end = node, end
+        return None if best is None else Hit(start, best_end, cast(T, best.payload))
