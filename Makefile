@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot tests
 	$(BIN)/mypy
 
+# Extraction (interpreted, then the mypyc-compiled build the image ships: needs gcc), Slack and sources.
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("bench.extract_bench", "bench.slack_bench", "bench.sources_bench")
+SUITES = ("bench.extract_bench", "bench.compiled_bench", "bench.slack_bench", "bench.sources_bench")
 
 
 def main() -> int:

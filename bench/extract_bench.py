@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
@@ -16,6 +17,7 @@ from bot.extract.load import load_bytes
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 NUMBERS = re.compile(r"\d[\d,]*(?:\.\d+)?")
 CHUNK = 50 * 1024
+LABEL = os.environ.get("BENCH_LABEL", "extract")  # bench.compiled_bench runs this again on the compiled build
 ROUNDS = 7
 
 
@@ -52,22 +54,22 @@ def per_50kb() -> None:
         floor_s += f
         per_doc.append(t / len(raw) * CHUNK * 1000)
     scale = CHUNK / total_bytes * 1000
-    print(f"extract: {len(paths)} documents, {total_bytes / 1024:.0f} KB")
-    print(f"extract: median-of-{ROUNDS} total, load+extract {extract_s * scale:.2f} ms per 50 KB "
+    print(f"{LABEL}: {len(paths)} documents, {total_bytes / 1024:.0f} KB")
+    print(f"{LABEL}: median-of-{ROUNDS} total, load+extract {extract_s * scale:.2f} ms per 50 KB "
           f"(worst document {max(per_doc):.2f} ms per 50 KB); target <= 10 ms")
-    print(f"extract: numbers-only regex floor {floor_s * scale:.3f} ms per 50 KB "
+    print(f"{LABEL}: numbers-only regex floor {floor_s * scale:.3f} ms per 50 KB "
           f"(ratio {extract_s / floor_s:.1f}x)")
     seed = paths[0]
     raw = seed.read_bytes()
     t = _median_seconds(lambda: extract(load_bytes(raw, name=seed.name)))
-    print(f"extract: seed {len(raw) / 1024:.0f} KB in {t * 1000:.2f} ms "
+    print(f"{LABEL}: seed {len(raw) / 1024:.0f} KB in {t * 1000:.2f} ms "
           f"({t / len(raw) * CHUNK * 1000:.2f} ms per 50 KB)")
     tracemalloc.start()
     for path in paths:
         extract(load_bytes(path.read_bytes(), name=path.name))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"extract: peak traced memory while extracting one document at a time {peak / 1e6:.1f} MB")
+    print(f"{LABEL}: peak traced memory while extracting one document at a time {peak / 1e6:.1f} MB")
 
 
 def cold_start() -> None:
@@ -83,13 +85,13 @@ def cold_start() -> None:
     run(cli)
     b = statistics.median(run(bare) for _ in range(5))
     c = statistics.median(run(cli) for _ in range(5))
-    print(f"extract: cold start `earnings-bot extract seed --json` {c * 1000:.0f} ms, bare python {b * 1000:.0f} ms, "
+    print(f"{LABEL}: cold start `earnings-bot extract seed --json` {c * 1000:.0f} ms, bare python {b * 1000:.0f} ms, "
           f"difference {(c - b) * 1000:.0f} ms; target <= 500 ms")
 
 
 def main() -> None:
     if not (SHARED / "seed").is_dir():
-        print(f"extract: skipped, {SHARED} not found")
+        print(f"{LABEL}: skipped, {SHARED} not found")
         return
     per_50kb()
     cold_start()

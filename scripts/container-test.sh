@@ -155,6 +155,12 @@ until curl -fsS "$url/healthz" >/dev/null 2>&1; do
 done
 log "/healthz answers 200"
 
+# The image ships the compiled extractor (Dockerfile COMPILE=1): check it is the one that runs.
+compiled=$(env -i "${image_env[@]}" HOME=/tmp chroot --userspec="$uid:$gid" "$R" /opt/venv/bin/python -c \
+  'import bot.extract.amounts as m; print(m.__file__)')
+[[ "$compiled" == *.so ]] || die "the image's extractor is not compiled ($compiled)"
+log "the image's extractor is compiled ($compiled)"
+
 # 4. A small made-up transcript (no real document is copied here) must become a digest.
 install -o "$uid" -g "$gid" -m 0644 /dev/stdin "$R$data/acme-q2-2024-call.txt" <<'TRANSCRIPT'
 Acme Widgets (ACMW) Second Quarter 2024 Earnings Call

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar, cast
 
 T = TypeVar("T")
@@ -120,13 +119,18 @@ def _trie(words: dict[str, str]) -> str:
     return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
 
 
-@dataclass
-class _Node(Generic[T]):
-    """Phrases that share their first words: the words that may come next, and the phrase that ends here."""
+class _Node:
+    """Phrases that share their first words: the words that may come next, and the phrase that ends here.
 
-    following: dict[str, _Node[T]] = field(default_factory=dict)
-    ends: bool = False
-    payload: T | None = None
+    Not generic and not a dataclass: mypyc (see setup.py) cannot compile a generic dataclass.
+    """
+
+    __slots__ = ("ends", "following", "payload")
+
+    def __init__(self) -> None:
+        self.following: dict[str, _Node] = {}
+        self.ends = False
+        self.payload: object = None
 
 
 class PhraseIndex(Generic[T]):
@@ -136,7 +140,7 @@ class PhraseIndex(Generic[T]):
     """
 
     def __init__(self, phrases: Iterable[tuple[str, T]]) -> None:
-        root: _Node[T] = _Node()
+        root: _Node = _Node()
         for phrase, payload in phrases:
             node = root
             for word in TOKEN.findall(phrase):
