@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from bot.extract.amounts import Amount, format_amount
 from bot.extract.facts import Facts, sentences_with
+from bot.extract.figures import fold
 from bot.extract.metrics import MetricMention
 from bot.extract.sentences import Sentence
 from bot.models import Direction, Guidance, GuidanceKind
@@ -33,6 +34,13 @@ STRONG = re.compile(
     r"will continue|going forward|(?:coming|following|next) quarters?|down the road|for this year|"
     r"is going to be|plus or minus)"
 )
+# A FORWARD match starting with one of these is (at the same place) a STRONG match too: no need to search for one.
+STRONG_IN_FORWARD = (
+    "expect", "anticipat", "guid", "outlook", "forecast", "projecting", "target", "will continue", "going forward",
+    "next quarter", "down the road", "plus or minus",
+)
+# Every PAST_GUIDANCE match has one of these words ("beat our guidance"): a cheap test before the regex.
+PAST_WORDS = ("above", "below", "exceed", "beat", "in line with", "within", "end of", "top of", "midpoint of")
 PAST_GUIDANCE = re.compile(
     r"(?:above|below|exceed\w*|beat|in line with|within|high end of|low end of|top of|midpoint of)\s(?:the\s)?"
     r"(?:high end of\s|low end of\s|top end of\s)?(?:our|the|its)\s(?:\w+\s){0,2}"
@@ -45,17 +53,20 @@ REFUSAL = re.compile(
     r"\bwithdr[ae]w\w* (?:its |our |the )?"
     r"(?:\w+ )?(?:guidance|outlook)|\bsuspend\w* (?:its |our |the )?(?:\w+ )?(?:guidance|outlook)"
 )
-DIRECTIONS: tuple[tuple[Direction, re.Pattern[str]], ...] = (
-    ("withdrawn", re.compile(r"\bwithdr[ae]w\w*|\bsuspend\w*")),
-    ("raised", re.compile(r"\brais(?:e|ed|es|ing)\b|\bincreas(?:e|ed|es|ing) (?:its |our |the )?(?:\w+ )?"
-                          r"(?:guidance|outlook|target)")),
-    ("lowered", re.compile(r"\blower(?:ed|ing|s)? (?:its |our |the )?(?:\w+ )?(?:guidance|outlook|target)|"
-                           r"\bcut(?:s|ting)? (?:its |our |the )?(?:\w+ )?(?:guidance|outlook)|\breduc\w+ (?:its |our )"
-                           r"(?:\w+ )?(?:guidance|outlook)")),
-    ("reaffirmed", re.compile(r"\breaffirm\w*|\breiterat\w*|\bmaintain\w*|\bconfirm\w*|\bno change to\b|"
-                              r"\bunchanged\b")),
-    ("initiated", re.compile(r"\binitiat\w*|\bintroduc\w*|\bestablish\w* (?:its |our )?(?:\w+ )?(?:guidance|outlook)|"
-                             r"\binitial (?:\w+ )?(?:guidance|outlook)")),
+# Each direction: the words one of which every match of its pattern has (a cheap test first), and the pattern.
+DIRECTIONS: tuple[tuple[Direction, tuple[str, ...], re.Pattern[str]], ...] = (
+    ("withdrawn", ("withdr", "suspend"), re.compile(r"\bwithdr[ae]w\w*|\bsuspend\w*")),
+    ("raised", ("rais", "increas"), re.compile(
+        r"\brais(?:e|ed|es|ing)\b|\bincreas(?:e|ed|es|ing) (?:its |our |the )?(?:\w+ )?(?:guidance|outlook|target)")),
+    ("lowered", ("lower", "cut", "reduc"), re.compile(
+        r"\blower(?:ed|ing|s)? (?:its |our |the )?(?:\w+ )?(?:guidance|outlook|target)|"
+        r"\bcut(?:s|ting)? (?:its |our |the )?(?:\w+ )?(?:guidance|outlook)|\breduc\w+ (?:its |our )"
+        r"(?:\w+ )?(?:guidance|outlook)")),
+    ("reaffirmed", ("reaffirm", "reiterat", "maintain", "confirm", "no change to", "unchanged"), re.compile(
+        r"\breaffirm\w*|\breiterat\w*|\bmaintain\w*|\bconfirm\w*|\bno change to\b|\bunchanged\b")),
+    ("initiated", ("initi", "introduc", "establish"), re.compile(
+        r"\binitiat\w*|\bintroduc\w*|\bestablish\w* (?:its |our )?(?:\w+ )?(?:guidance|outlook)|"
+        r"\binitial (?:\w+ )?(?:guidance|outlook)")),
 )
 PERIOD = re.compile(  # applied to lower-cased text
     r"\b(?:(?P<ord>first|second|third|fourth)[- ]quarter(?: of)?(?: fiscal(?: year)?| fy)? ?(?P<y1>(?:19|20)\d\d)?|"
@@ -63,12 +74,14 @@ PERIOD = re.compile(  # applied to lower-cased text
     r"(?:full[- ]year|fiscal(?: year)?|fy) ?(?P<y3>(?:19|20)\d\d)|(?P<y4>(?:19|20)\d\d) (?:full[- ]year|fiscal year)|"
     r"(?P<next>next|coming|following) (?:quarter|year|fiscal year)|(?P<this>this|the) (?:full )?(?:fiscal )?year\b)"
 )
+PERIOD_WORDS = ("q", "year", "fiscal", "fy")  # one is in every PERIOD match ("quarter", "q3", "full-year", "fy25")
 TREND = re.compile(
     r"\b(?:improv\w*|grow\w*|increas\w*|declin\w*|decreas\w*|expan\w*|accelerat\w*|remain\w*|stable|pressure|"
     r"headwinds?|tailwinds?|moderat\w*|better|higher|lower|narrow\w*|recover\w*|breakeven|profitab\w*|"
     r"few more times|multipl\w*|carry\w*|invest\w*)"
 )
-TOPIC = re.compile(r"\b(?P<topic>total investment|investments?|capex|capital expenditures?|spending)\b", re.I)
+TOPIC = re.compile(r"\b(?P<topic>total investment|investments?|capex|capital expenditures?|spending)\b")  # folded
+TOPIC_WORDS = ("investment", "capex", "capital expenditure", "spending")  # one is in every TOPIC match
 FILLER = re.compile(
     r"^(?:(?:and|so|but|also|obviously|okay|yeah|well|now|i think|we think|i believe|in short|what i can commit is|"
     r"as (?:we|i) mentioned|as you can see)[,]?\s+)+",
@@ -92,17 +105,25 @@ NUMERIC_CUE = re.compile(
     r"plus or minus|estimat\w*|range)"
 )
 CURRENT_PERIOD_AFTER = re.compile(r"^\W{0,3}(?:for |in |during )?(?:this|the|last) (?:quarter|period)\b", re.I)
-SCORE_STRONG = re.compile(
+SCORE_STRONG = re.compile(  # applied to folded text (see figures.fold)
     r"\b(?:expect\w*|anticipat\w*|guid\w*|outlook|confident|will continue to|going forward|(?:is|are) going to be)",
-    re.I,
 )
 SCORE_HORIZON = re.compile(
     r"\b(?:this year|next year|(?:coming|following|next|several) quarters|down the road|for 20\d\d|in 20\d\d)"
 )
 
 
-def _period_label(text: str, report_year: int | None) -> str | None:
-    m = PERIOD.search(text.lower())
+def _contains_any(text: str, words: tuple[str, ...]) -> bool:
+    """Whether `text` contains one of `words`."""
+    for word in words:  # noqa: SIM110 - a plain loop: interpreted, any() over a generator takes twice as long
+        if word in text:
+            return True
+    return False
+
+
+def _period_label(low: str, report_year: int | None) -> str | None:
+    """The period a lower-cased statement names ("Q3 FY2024", "FY2025", "next year"), if any."""
+    m = PERIOD.search(low) if _contains_any(low, PERIOD_WORDS) else None
     if not m:
         return None
     if m.group("ord") or m.group("q"):
@@ -124,8 +145,8 @@ def _period_label(text: str, report_year: int | None) -> str | None:
 
 
 def _direction(low: str) -> Direction | None:
-    for direction, pattern in DIRECTIONS:
-        if pattern.search(low):
+    for direction, words, pattern in DIRECTIONS:
+        if _contains_any(low, words) and pattern.search(low):
             return direction
     return None
 
@@ -185,74 +206,112 @@ def find_guidance(
         text = s.text
         low = text.lower()
         if seg.section != "table":
-            guidance_table = bool(GUIDANCE_HEADING.search(low) and any(w in low for w in TABLE_WORDS))
-            table_period = _period_label(text, report_year) if guidance_table else None
+            guidance_table = _contains_any(low, TABLE_WORDS) and GUIDANCE_HEADING.search(low) is not None
+            table_period = _period_label(low, report_year) if guidance_table else None
         if position in boilerplate or text.rstrip().endswith("?"):
             continue
         in_table = seg.section == "table" and guidance_table
-        refusal = REFUSAL.search(low) if any(w in low for w in NEGATIONS) else None
+        refusal = REFUSAL.search(low) if _contains_any(low, NEGATIONS) else None
         if refusal:
             mentions = facts.mentions(s)
             out.append(_make(s, mentions[0] if mentions else None, None, "refusal", _clean(text),
-                             period=_period_label(text, report_year),
+                             period=_period_label(low, report_year),
                              direction="withdrawn" if "withdr" in low or "suspend" in low else None))
             continue
-        if not (in_table or FORWARD.search(low)) or (
-            any(w in low for w in GUIDANCE_WORDS) and PAST_GUIDANCE.search(low)
+        forward = None if in_table else FORWARD.search(low)
+        if not (in_table or forward) or (
+            _contains_any(low, GUIDANCE_WORDS) and _contains_any(low, PAST_WORDS) and PAST_GUIDANCE.search(low)
         ):
             continue
-        numeric_cue = in_table or NUMERIC_CUE.search(low) is not None
-        strong = STRONG.search(low) is not None
-        if not numeric_cue and not strong:
+        strong = _strong(low, forward)
+        if not strong and not _numeric_cue(low, in_table):
             continue  # neither numeric guidance nor a qualitative outlook: skip reading the figures
         amounts = [a for a in facts.amounts(s, default_currency) if a.kind in ("money", "percent", "pp", "multiple")]
         if amounts:
-            mentions = facts.mentions(s)
-            ranged = [a for a in amounts if a.high is not None]
-            numeric = ranged if (ranged and (numeric_cue or strong)) else (
-                [a for a in amounts if not CURRENT_PERIOD_AFTER.match(text[a.end :])] if numeric_cue and mentions
-                else [])
-            if not numeric:
-                continue
-            period = _period_label(text, report_year) or (table_period if in_table else None)
-            direction = _direction(low)
-            for a in numeric:
-                owner = _owner(mentions, a)
-                basis = BASIS_LABEL.search(text[max(0, a.start - 12) : a.start])
-                name = owner.name if owner else None
-                if basis and owner:
-                    label = basis.group("label")
-                    name = f"{label} {owner.name[0].lower()}{owner.name[1:]}" if not owner.name[:3].isupper() else (
-                        f"{label} {owner.name}")
-                out.append(_make(s, owner, a, "numeric", f"{name or 'Guidance'}"
-                                 f"{' ' + period if period else ''}: {_range_text(a)}", period=period, name=name,
-                                 direction=direction))
+            out.extend(_numeric(s, low, amounts, facts.mentions(s), in_table, report_year,
+                                table_period if in_table else None))
             continue
         if not strong or not TREND.search(low):
             continue
-        mentions = facts.mentions(s)
-        topic = TOPIC.search(low)
-        if not mentions and not topic:
-            continue
-        owner = mentions[0] if mentions else None
-        score = 2 * len(SCORE_STRONG.findall(low)) + 2 * len(SCORE_HORIZON.findall(low)) + (1 if topic else 0)
-        score += 1 if seg.section == "qa" else 0
-        score -= 2 if len(text) > 300 else 0
-        score -= 1 if not mentions else 0
-        focus = SCORE_HORIZON.search(low) or TREND.search(low)
-        statement = _clean(text, focus.start() if focus else None)
-        said_topic = TOPIC.search(statement)
-        subject = said_topic.group("topic") if said_topic and not find_mentions_in(statement, mentions, text) else None
-        item = _make(s, owner, None, "qualitative", statement, period=_period_label(text, report_year),
-                     name=subject.capitalize() if subject else (None if owner else topic.group("topic").capitalize()
-                                                                 if topic else None),
-                     direction=_direction(low) if "guidance" in low or "outlook" in low else None)
-        if score < 4 or (not mentions and not SCORE_HORIZON.search(low)):
-            continue
-        candidates.append((score, len(out), item))
-        out.append(item)
+        qualitative = _qualitative(s, low, facts.mentions(s), report_year)
+        if qualitative is not None:
+            candidates.append((qualitative[0], len(out), qualitative[1]))
+            out.append(qualitative[1])
     keep = {id(item) for _, _, item in sorted(candidates, key=lambda c: (-c[0], c[1]))[:MAX_QUALITATIVE]}
     return [g for g in out if g.kind != "qualitative" or id(g) in keep]
+
+
+def _strong(low: str, forward: re.Match[str] | None) -> bool:
+    """Whether a lower-cased sentence has STRONG outlook words, given its FORWARD match (if searched)."""
+    return (forward is not None and forward.group(0).startswith(STRONG_IN_FORWARD)) or STRONG.search(low) is not None
+
+
+def _numeric_cue(low: str, in_table: bool) -> bool:
+    """Whether a forward-looking sentence can give numeric guidance: a row of a guidance table, or NUMERIC_CUE."""
+    return in_table or NUMERIC_CUE.search(low) is not None
+
+
+def _numeric(
+    s: Sentence, low: str, amounts: list[Amount], mentions: list[MetricMention], in_table: bool,
+    report_year: int | None, table_period: str | None,
+) -> list[Guidance]:
+    """Numeric guidance from a forward-looking sentence's amounts: its ranges, else (with a numeric cue and a
+    metric named) the amounts not stated for the current period."""
+    text = s.text
+    ranged = [a for a in amounts if a.high is not None]
+    numeric = ranged or ([a for a in amounts if not CURRENT_PERIOD_AFTER.match(text[a.end :])]
+                         if mentions and _numeric_cue(low, in_table) else [])
+    if not numeric:
+        return []
+    period = _period_label(low, report_year) or table_period
+    direction = _direction(low)
+    out: list[Guidance] = []
+    for a in numeric:
+        owner = _owner(mentions, a)
+        basis = BASIS_LABEL.search(text[max(0, a.start - 12) : a.start])
+        name = owner.name if owner else None
+        if basis and owner:
+            label = basis.group("label")
+            name = f"{label} {owner.name[0].lower()}{owner.name[1:]}" if not owner.name[:3].isupper() else (
+                f"{label} {owner.name}")
+        out.append(_make(s, owner, a, "numeric", f"{name or 'Guidance'}"
+                         f"{' ' + period if period else ''}: {_range_text(a)}", period=period, name=name,
+                         direction=direction))
+    return out
+
+
+def _topic(text: str, folded: str) -> str | None:
+    """The investment topic `text` names ("capex"), as written; `folded` is fold(text, text.lower())."""
+    m = TOPIC.search(folded) if _contains_any(folded, TOPIC_WORDS) else None
+    return text[m.start("topic") : m.end("topic")] if m else None
+
+
+def _qualitative(
+    s: Sentence, low: str, mentions: list[MetricMention], report_year: int | None
+) -> tuple[int, Guidance] | None:
+    """A qualitative outlook statement and its score; None if it names no metric nor topic, or scores too low."""
+    text = s.text
+    folded = fold(low, low)
+    topic = _topic(low, folded)
+    if not mentions and not topic:
+        return None
+    horizons = list(SCORE_HORIZON.finditer(low))
+    score = 2 * len(SCORE_STRONG.findall(folded)) + 2 * len(horizons) + (1 if topic else 0)
+    score += 1 if s.segment.section == "qa" else 0
+    score -= 2 if len(text) > 300 else 0
+    score -= 1 if not mentions else 0
+    if score < 4 or (not mentions and not horizons):
+        return None
+    owner = mentions[0] if mentions else None
+    focus = horizons[0] if horizons else TREND.search(low)
+    statement = _clean(text, focus.start() if focus else None)
+    subject = _topic(statement, fold(statement, statement.lower()))
+    if subject and find_mentions_in(statement, mentions, text):
+        subject = None
+    item = _make(s, owner, None, "qualitative", statement, period=_period_label(low, report_year),
+                 name=subject.capitalize() if subject else (None if owner else topic.capitalize() if topic else None),
+                 direction=_direction(low) if "guidance" in low or "outlook" in low else None)
+    return score, item
 
 
 def find_mentions_in(statement: str, mentions: Sequence[MetricMention], text: str) -> bool:
