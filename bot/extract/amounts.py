@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 
 from bot.errors import InputError
 
@@ -56,8 +55,10 @@ class Amount(NamedTuple):
     scale_written: bool
 
 
-_DIGIT = re.compile(r"\d", re.ASCII)
-_NUMBER = re.compile(
+# _NUMBER without its masks, searched for: where no mask can start (see _skipped), it reads the same. The leading
+# digit is factored out so that the search skips to a digit quickly.
+_PLAIN: Final = re.compile(r"\d(?:\d{0,2}(?:,\d{3})+(?:\.\d+)?|\d*(?:\.\d+)?)", re.ASCII)
+_NUMBER: Final = re.compile(
     r"""
     (?P<mask>
         \d{1,2}(?::\d{2}){1,2}(?!\d)                          # clock times, call timestamps (00:01:10)
@@ -74,7 +75,7 @@ _NUMBER = re.compile(
 )
 # What may be written before the digits, read backwards from them (the window is reversed): "(", currency,
 # sign, "(", "plus or minus"/"±", "negative"/"minus". One anchored match instead of a search per position.
-_LEFT_REVERSED = re.compile(
+_LEFT_REVERSED: Final = re.compile(
     r"""
     (?P<open2>\()?
     (?:[ \u00a0]?(?P<pre>\$(?:SU|KH|TN|A|C|S)(?![A-Za-z])|(?:BMR|DSU|DKH|DWT|RUE|PBG|YPJ|YNC)(?![A-Za-z])
@@ -86,45 +87,46 @@ _LEFT_REVERSED = re.compile(
     """,
     re.VERBOSE,
 )
-_NOTHING_LEFT: dict[str, int] = {}  # never modified: the parts before a number when there are none
-_LEFT_PARTS = tuple(sorted(_LEFT_REVERSED.groupindex, key=_LEFT_REVERSED.groupindex.__getitem__))  # for groups()
-_SUFFIX = re.compile(
+# After the digits: scale, unit, currency. Each part opens with a lookahead for its first letters (no other
+# character matches them under IGNORECASE), so that a part that is not there fails at once.
+_SUFFIX: Final = re.compile(
     r"""
-    (?:[ \u00a0-]?(?P<scale>(?i:thousand|million|billion|trillion|bn|mn|mln))(?![A-Za-z])
+    (?:[ \u00a0-]?(?=[tTmMbB])(?P<scale>(?i:thousand|million|billion|trillion|bn|mn|mln))(?![A-Za-z])
       | (?P<lscale>[kKmMB])(?![A-Za-z0-9]) | (?P<cscale>[萬万億亿千]))?
-    (?P<unit>[ \u00a0]?(?:%|個百分點|个百分点|(?i:percentage\s+points?|percent(?:age)?\s+pts?|percent
-            |per\s+cent|pct|ppts?|pp|pts|basis\s+points?|points?|bps|bp)(?![A-Za-z]))
+    (?P<unit>[ \u00a0]?(?=[%個个pPbB])(?:%|個百分點|个百分点|(?i:percentage\s+points?|percent(?:age)?\s+pts?
+            |percent|per\s+cent|pct|ppts?|pp|pts|basis\s+points?|points?|bps|bp)(?![A-Za-z]))
         |x(?![A-Za-z0-9])|[ \u00a0](?i:times)(?![A-Za-z])|倍)?
-    (?:[ \u00a0]?(?P<post>元|美元|港元|港幣|港币|新台幣|新臺幣|日圓|日元|歐元|欧元|英鎊|英镑|人民幣|人民币
+    (?:[ \u00a0]?(?=[元美港新日歐欧英人RUHTEGJCdDcCyYrReE])
+        (?P<post>元|美元|港元|港幣|港币|新台幣|新臺幣|日圓|日元|歐元|欧元|英鎊|英镑|人民幣|人民币
         |(?:RMB|USD|HKD|TWD|EUR|GBP|JPY|CNY)(?![A-Za-z])
         |(?i:dollars?|cents?|yuan|renminbi|euros?|yen)(?![A-Za-z])))?
     """,
     re.VERBOSE,
 )
-_COMPOUND_LEFT = re.compile(r"(?<![\w.$€£¥])\w*[A-Za-z]\w*[-–]\Z", re.ASCII)  # COVID-19, 10b5-1, Q1-2024
-_AMPM = re.compile(r"[ \u00a0]?[ap]\.?m\.?(?![A-Za-z])", re.IGNORECASE)
-_COLUMN = re.compile(r"[ \u00a0\t]+[-−(]?[$€£¥]?\d")  # another figure follows: a table row, not a name
-_ENUMERATION = re.compile(r"\s+[A-Za-z]")
-_LIST_MARK = re.compile(r"[.)]\s")
-_TO_FLAT = re.compile(r"[ \u00a0]to[ \u00a0]flat(?![A-Za-z])", re.IGNORECASE)
-_TO_FLAT_START = (" to", " To", " TO", "\u00a0to")
-_RANGE_GAP = re.compile(r"\s*(?:(?P<and>and)|to|through|-|–|—|~|至|到)\s*", re.IGNORECASE)
-_TOLERANCE_GAP = re.compile(r"[ \u00a0]*,?[ \u00a0]*")
-_LINK_GAP = re.compile(r"\s*(?:,\s*)?(?:and|or|to|through|&|-|–)?\s*", re.IGNORECASE)
-_NUMERIC_PART = re.compile(r"\d[\d,]*(?:\.(\d+))?|\.(\d+)", re.ASCII)
-_CODE = re.compile(r"[A-Z]{3}")
-_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_ALNUM = _LETTERS | frozenset("0123456789")
-_GLUE = _ALNUM | frozenset("%)].")  # a hyphen after these joins two figures rather than making a minus
-_STRIP = "([{\"'“‘”’,;:)]}"
+_COMPOUND_LEFT: Final = re.compile(r"(?<![\w.$€£¥])\w*[A-Za-z]\w*[-–]\Z", re.ASCII)  # COVID-19, 10b5-1, Q1-2024
+_AMPM: Final = re.compile(r"[ \u00a0]?[ap]\.?m\.?(?![A-Za-z])", re.IGNORECASE)
+_COLUMN: Final = re.compile(r"[ \u00a0\t]+[-−(]?[$€£¥]?\d")  # another figure follows: a table row, not a name
+_ENUMERATION: Final = re.compile(r"\s+[A-Za-z]")
+_LIST_MARK: Final = re.compile(r"[.)]\s")
+_TO_FLAT: Final = re.compile(r"[ \u00a0]to[ \u00a0]flat(?![A-Za-z])", re.IGNORECASE)
+_TO_FLAT_START: Final = (" to", " To", " TO", "\u00a0to")
+_RANGE_GAP: Final = re.compile(r"\s*(?:(?P<and>and)|to|through|-|–|—|~|至|到)\s*", re.IGNORECASE)
+_TOLERANCE_GAP: Final = re.compile(r"[ \u00a0]*,?[ \u00a0]*")
+_LINK_GAP: Final = re.compile(r"\s*(?:,\s*)?(?:and|or|to|through|&|-|–)?\s*", re.IGNORECASE)
+_NUMERIC_PART: Final = re.compile(r"\d[\d,]*(?:\.(\d+))?|\.(\d+)", re.ASCII)
+_CODE: Final = re.compile(r"[A-Z]{3}")
+_LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ALNUM: Final = _LETTERS | frozenset("0123456789")
+_GLUE: Final = _ALNUM | frozenset("%)].")  # a hyphen after these joins two figures rather than making a minus
+_STRIP: Final = "([{\"'“‘”’,;:)]}"
 
 
 def _words(spaced: str) -> frozenset[str]:
     return frozenset(spaced.split())
 
 
-_KINDS: dict[str, AmountKind] = {"%": "percent", "pp": "pp", "bps": "bps", "x": "multiple"}
-_CURRENCIES = {  # as written -> code; "$", "¥" and "元" depend on the default currency (see _currency)
+_KINDS: Final[dict[str, AmountKind]] = {"%": "percent", "pp": "pp", "bps": "bps", "x": "multiple"}
+_CURRENCIES: Final = {  # as written -> code; "$", "¥" and "元" depend on the default currency (see _currency)
     spelled: code
     for code, spellings in (
         ("USD", "US$ USD 美元"), ("HKD", "HK$ HKD 港元 港幣 港币"), ("TWD", "NT$ TWD 新台幣 新臺幣"),
@@ -134,43 +136,52 @@ _CURRENCIES = {  # as written -> code; "$", "¥" and "元" depend on the default
     )
     for spelled in spellings.split()
 }
-_DOLLARS = _words("USD HKD TWD AUD CAD SGD NZD")
-_SCALES = {"thousand": 3, "k": 3, "千": 3, "萬": 4, "万": 4, "million": 6, "mn": 6, "mln": 6, "m": 6,
+_DOLLARS: Final = _words("USD HKD TWD AUD CAD SGD NZD")
+_SCALES: Final = {"thousand": 3, "k": 3, "千": 3, "萬": 4, "万": 4, "million": 6, "mn": 6, "mln": 6, "m": 6,
            "億": 8, "亿": 8, "billion": 9, "bn": 9, "b": 9, "trillion": 12}
-_QUALIFYING: tuple[tuple[Bound | None, str], ...] = (  # comma-separated phrases and the bound each sets
+_QUALIFYING: Final[tuple[tuple[Bound | None, str], ...]] = (  # comma-separated phrases and the bound each sets
     (None, "approximately,approx,about,around,roughly,nearly,almost,circa,some,~,close to"),
     ("min", "over,exceeding,exceeded,exceeds,above,upwards,more than,at least,greater than,in excess of,upwards of,"
             "north of,no less than,not less than"),
     ("max", "under,below,less than,up to,at most,no more than,not more than,fewer than,not exceeding,maximum of"),
 )
-_QUALIFIERS = {tuple(p.split()): bound for bound, phrases in _QUALIFYING for p in phrases.split(",")}
-_CJK_QUALIFIERS: dict[str, Bound | None] = {"約": None, "约": None, "近": None, "逾": "min", "超過": "min",
+_QUALIFIERS: Final = {tuple(p.split()): bound for bound, phrases in _QUALIFYING for p in phrases.split(",")}
+_CJK_QUALIFIERS: Final[dict[str, Bound | None]] = {"約": None, "约": None, "近": None, "逾": "min", "超過": "min",
                                             "超过": "min"}
-_COMPARATIVE = _words("over above under below")  # "12% over $1.2 billion" compares, it does not bound
+_COMPARATIVE: Final = _words("over above under below")  # "12% over $1.2 billion" compares, it does not bound
 # Words before a figure that make _context read further: one word, or the last two of a longer phrase.
-_TRIGGERS = frozenset(k[0] for k in _QUALIFIERS if len(k) == 1) | _words("between from down lower up higher")
-_TRIGGERS_2 = frozenset(k[-2:] for k in _QUALIFIERS if len(k) > 1) | {("flat", "to")}
-_PHRASE_ENDS = frozenset(last for _, last in _TRIGGERS_2)
-_LEADS = "(-−±$€£¥BDRPY幣币元"  # the last character before the digits when _LEFT_REVERSED can match
-_LEADS_AFTER_SPACE = _LEADS + "esES \t\n\u00a0"
-_CONTAGIOUS = _words("label name spec date")
-_CJK_LABELS = frozenset("頁页條条章節节項项")
-_LABELS = _words(
+_TRIGGERS: Final = frozenset(k[0] for k in _QUALIFIERS if len(k) == 1) | _words("between from down lower up higher")
+_TRIGGERS_2: Final = frozenset(k[-2:] for k in _QUALIFIERS if len(k) > 1) | {("flat", "to")}
+_PHRASE_ENDS: Final = frozenset(last for _, last in _TRIGGERS_2)
+_LEADS: Final = "(-−±$€£¥BDRPY幣币元"  # the last character before the digits when _LEFT_REVERSED can match
+_LEADS_AFTER_SPACE: Final = _LEADS + "esES \t\n\u00a0"
+_NOT_ONLY_CURRENCY: Final = "-−±eEsSſ"  # before " $": a sign, "+/-", "±", "negative", "minus" (ſ folds to s)
+_DIGITS: Final = frozenset("0123456789")
+_MASK_NEXT: Final = frozenset(":-/(")  # after the digits, these may make a _NUMBER mask (see _skipped)
+_SPACES: Final = frozenset(" \u00a0")
+_SEPARATORS: Final = frozenset(" \u00a0-")
+_POST_FIRST: Final = frozenset("元美港新日歐欧英人RUHTEGJCdDcCyYrReE")  # how a currency after the figure starts
+_SUFFIX_FIRST: Final = _POST_FIRST | frozenset("tTmMbBkK萬万億亿千%個个pPx倍")  # ... and anything else _SUFFIX reads
+_ATTACHING: Final = _ALNUM | frozenset("'’#@_")  # before the number, these make it part of a word or a reference
+_CONTAGIOUS: Final = _words("label name spec date")
+_DEFAULTS: Final[dict[str, str]] = {}  # default_currency as given -> its code, once checked
+_CJK_LABELS: Final = frozenset("頁页條条章節节項项")
+_LABELS: Final = _words(
     "slide slides page pages p pg item items section sections sec § note notes exhibit exhibits rule rules "
     "form chapter part article appendix annex table figure fig schedule line step phase version ver v no nos "
     "number # round tier gen generation series model class title paragraph clause footnote question episode "
     "season suite floor room building box route cik file fiscal fy year quarter code nasdaq nyse hkex sehk "
     "twse tpex sse szse lse tsx asx sgx krx tse amex"
 )
-_MONTHS = _words(
+_MONTHS: Final = _words(
     "january jan february feb march mar april apr may june jun july jul august aug september sep sept october "
     "oct november nov december dec"
 )
-_SPECS = _words(
+_SPECS: Final = _words(
     "node nm nanometer nanometre core bit byte gb tb mb kb ghz mhz hz gbps inch watt kw kwh mw gw pin layer "
     "qubit megapixel mp"
 )
-_COUNTS = _words(
+_COUNTS: Final = _words(
     "users user customers customer clients subscribers members shares share adss ads units people employees "
     "staff devices vehicles cars downloads orders transactions visits visitors accounts tons tonnes ton "
     "barrels barrel ounces ounce boe gallons gallon square cubic metric households homes stores restaurants "
@@ -180,34 +191,42 @@ _COUNTS = _words(
     "packages parcels shipments boxes bottles liters litres acres hectares miles km hours days weeks months "
     "years times installs apps calls messages subscriptions"
 )
-_FUNCTION = _words(
+_FUNCTION: Final = _words(
     "in of from for to the a an this that these was were is are be been and or with compared versus vs as at "
     "by on during year quarter which while respectively"
 )
 
 
-@dataclass(slots=True)
 class _Atom:
-    """A figure while it is being read: the number as written, signed, plus its power-of-ten scale."""
+    """A figure while it is being read: the number as written, signed, plus its power-of-ten scale.
 
-    start: int
-    end: int
-    mant: Decimal
-    exp: int | None
-    unit: str | None
-    cur: str | None
-    scale_written: bool
-    letter_scale: bool
-    pm: bool
-    approx: bool = False
-    bound: Bound | None = None
-    between: bool = False
-    from_: bool = False
-    flat: int = 0
-    drop: str | None = None
-    low: Decimal | None = None
-    high: Decimal | None = None
-    explicit: bool = True
+    Not a dataclass: compiled by mypyc, a dataclass's generated __init__ still runs as Python, setting each field
+    through the generic attribute protocol, and an atom is made for most numbers.
+    """
+
+    __slots__ = ("approx", "between", "bound", "cur", "drop", "end", "exp", "explicit", "flat", "from_", "high",
+                 "letter_scale", "low", "mant", "pm", "scale_written", "start", "unit")
+
+    def __init__(self, start: int, end: int, mant: Decimal, exp: int | None, unit: str | None, cur: str | None,
+                 scale_written: bool, letter_scale: bool, pm: bool, drop: str | None) -> None:
+        self.start = start
+        self.end = end
+        self.mant = mant
+        self.exp = exp
+        self.unit = unit
+        self.cur = cur
+        self.scale_written = scale_written
+        self.letter_scale = letter_scale
+        self.pm = pm
+        self.drop = drop
+        self.approx = False
+        self.bound: Bound | None = None
+        self.between = False
+        self.from_ = False
+        self.flat = 0
+        self.low: Decimal | None = None
+        self.high: Decimal | None = None
+        self.explicit = True
 
     @property
     def bare(self) -> bool:
@@ -241,42 +260,71 @@ def _unit(written: str) -> str:
     return "pp" if "point" in u or "pt" in u or u == "pp" or "百分" in u else "%"
 
 
-def _read(text: str, nm: re.Match[str], floor: int, default: str | None) -> _Atom:
-    """One number with what is written around it; `drop` says why it is not a figure."""
-    ns, ne = nm.span()
+def _left(text: str, ns: int, ne: int, floor: int) -> tuple[int, bool, bool, bool, str | None]:
+    """What is written before the digits: (start, closed parenthesis, negative, plus-or-minus, currency)."""
+    lm = _LEFT_REVERSED.match(text[max(floor, ns - 32) : ns][::-1])
+    if lm is None or not lm.end():  # every part is optional: an empty match when nothing is there
+        return ns, False, False, False, None
+    open2, pre, sign, open_, pm, sw = lm.groups()
+    if sign is not None and open_ is None and pm is None and sw is None:
+        outer = ns - lm.end()
+        if outer and text[outer - 1] in _GLUE:
+            sign = None  # the hyphen of "43-45%" joins two figures
+    closed = (open_ is not None or open2 is not None) and ne < len(text) and text[ne] == ")"
+    if not closed and open2 is not None:
+        return ns, False, False, False, None
+    if not closed and open_ is not None:
+        open_ = pm = sw = None  # an unclosed "(": only what is written inside it counts
+    last = 6 if sw else 5 if pm else 4 if open_ else 3 if sign else 2 if pre else 1 if open2 else 0
+    return (ns - lm.end(last) if last else ns, closed, closed or sign is not None or sw is not None,
+            pm is not None, pre[::-1] if pre is not None else None)
+
+
+def _read(text: str, ns: int, ne: int, floor: int, default: str | None, atoms: list[_Atom]) -> int:
+    """The number at `ns:ne` with what is written around it, kept in `atoms` when it may matter; where it ends."""
+    start, closed, negative, pm = ns, False, False, False
+    written: str | None = None
     c1 = text[ns - 1] if ns > floor else ""
-    lead = c1 and (c1 in _LEADS or (c1.isspace() and text[max(floor, ns - 2) : ns - 1] in _LEADS_AFTER_SPACE))
-    lm = _LEFT_REVERSED.match(text[max(floor, ns - 32) : ns][::-1]) if lead else None  # cheap test first
-    at = {k: ns - lm.end(k) for k, v in zip(_LEFT_PARTS, lm.groups(), strict=True) if v} if lm else _NOTHING_LEFT
-    closed = False
-    start = ns
-    if at:  # where each part written before the digits starts
-        start = min(at.values())
-        if at.get("sign") == start and start and text[start - 1] in _GLUE:
-            del at["sign"]  # the hyphen of "43-45%" joins two figures
-        closed = ne < len(text) and text[ne] == ")" and ("open" in at or "open2" in at)
-        if not closed and "open2" in at:
-            at = _NOTHING_LEFT
-        elif not closed and "open" in at:
-            at = {k: v for k, v in at.items() if v > at["open"]}
-        start = min(at.values(), default=ns)
-    sm = _SUFFIX.match(text, ne + closed)  # always matches (every part is optional), maybe empty
-    assert sm is not None
-    word_scale, letter_scale, cjk_scale, unit_written, post = sm.groups()
-    scale = word_scale or letter_scale or cjk_scale
-    unit = _unit(unit_written) if unit_written else None
-    written = lm.group("pre")[::-1] if lm and "pre" in at else post
+    if (c1 == "$" and ns - 3 >= floor and text[ns - 2] == " " and not text[ns - 3].isspace()
+            and text[ns - 3] not in _NOT_ONLY_CURRENCY):
+        start, written = ns - 1, "$"  # " $1.2": the usual case, what _left would read
+    elif c1 and (c1 in _LEADS or (c1.isspace() and text[max(floor, ns - 2) : ns - 1] in _LEADS_AFTER_SPACE)):
+        start, closed, negative, pm, written = _left(text, ns, ne, floor)
+    end = ne + closed
+    scale: str | None = None
+    letter_scale: str | None = None
+    unit: str | None = None
+    c = text[end : end + 1]
+    if c == "%" and not _post_follows(text, end + 1):
+        end, unit = end + 1, "%"  # "16.8%": what _SUFFIX would read
+    elif c in _SUFFIX_FIRST or (c in _SEPARATORS and text[end + 1 : end + 2] in _SUFFIX_FIRST):
+        sm = _SUFFIX.match(text, end)  # always matches (every part is optional), maybe empty
+        assert sm is not None
+        word_scale, letter_scale, cjk_scale, unit_written, post = sm.groups()
+        end, scale = sm.end(), word_scale or letter_scale or cjk_scale
+        unit = _unit(unit_written) if unit_written else None
+        written = written or post
     exp = _SCALES[scale.lower()] if scale else None
-    if written and written.lower().startswith("cent"):
+    if written and written[0] in "cC" and written.lower().startswith("cent"):
         exp = (exp or 0) - 2
-    mant = Decimal(nm.group().replace(",", ""))
-    atom = _Atom(start, sm.end(), -mant if "sign" in at or "sw" in at or closed else mant,
-                 exp, unit, _currency(written, default) if written and not unit else None, scale_written=bool(scale),
-                 letter_scale=bool(letter_scale), pm="pm" in at)
-    atom.drop = _why_not(text, atom, nm.group(), closed)
-    if atom.drop is None:
+    cur = _currency(written, default) if written and not unit else None
+    digits = text[ns:ne]
+    drop = _why_not(text, start, end, digits, unit is None and cur is None and exp is None, closed)
+    if drop is not None and drop not in _CONTAGIOUS:
+        return max(end, ne)  # nothing joins or spreads to a year, a date part or a word's digits
+    mant = Decimal(digits.replace(",", ""))
+    atom = _Atom(start, end, -mant if negative else mant, exp, unit, cur, scale is not None,
+                 letter_scale is not None, pm, drop)
+    if drop is None:
         _context(text, atom)
-    return atom
+    atoms.append(atom)
+    return max(atom.end, ne)
+
+
+def _post_follows(text: str, at: int) -> bool:
+    """Whether a currency may be written at `at` (after "%"): then _SUFFIX reads it."""
+    c = text[at : at + 1]
+    return c in _POST_FIRST or (c in _SPACES and text[at + 1 : at + 2] in _POST_FIRST)
 
 
 def _context(text: str, a: _Atom) -> None:
@@ -288,14 +336,19 @@ def _context(text: str, a: _Atom) -> None:
                 a.approx, a.bound = True, _CJK_QUALIFIERS[cjk]
     window = text[max(0, start - 60) : start]
     tail = window.rsplit(None, 2)  # the last two words: enough to tell whether anything needs reading
-    last = _clean(tail[-1]) if tail else ""
-    pair = (_clean(tail[-2]), last) if len(tail) > 1 and last in _PHRASE_ENDS else None
-    if last not in _TRIGGERS and pair not in _TRIGGERS_2:
+    last = tail[-1].strip(_STRIP).rstrip(".").lower() if tail else ""  # _clean
+    if last not in _TRIGGERS and (
+        last not in _PHRASE_ENDS or len(tail) < 2 or (_clean(tail[-2]), last) not in _TRIGGERS_2
+    ):
         if text.startswith(_TO_FLAT_START, a.end) and (tf := _TO_FLAT.match(text, a.end)):
             a.flat, a.end = 1, tf.end()
         return
-    raws = [t for t in window.split()[-5:] if _clean(t)]
-    words = [_clean(t) for t in raws]
+    raws: list[str] = []
+    words: list[str] = []
+    for raw in window.split()[-5:]:
+        if word := _clean(raw):
+            raws.append(raw)
+            words.append(word)
     for n in (3, 2, 1):
         key = tuple(words[-n:])
         if len(words) < n or key not in _QUALIFIERS:
@@ -316,39 +369,39 @@ def _context(text: str, a: _Atom) -> None:
         a.start = start - len(window) + window.lower().rfind("flat")
 
 
-def _why_not(text: str, a: _Atom, digits: str, closed: bool) -> str | None:
-    """Why the number at `a` is not a figure (a year, a date, a label, ...), or None when it is one."""
+def _why_not(text: str, start: int, end: int, digits: str, bare: bool, closed: bool) -> str | None:
+    """Why the number read at `start:end` is not a figure (a year, a date, a label, ...), or None when it is one."""
     if (digits[0] == "0" and digits[1:2] not in ("", ".")) or (
         len(digits) > 15 and len(digits.split(".")[0].replace(",", "")) > 15
     ):
         return "identifier"  # a leading zero ("05", "0,5") or too many digits for a figure
-    before, before2 = text[a.start - 1 : a.start], text[max(0, a.start - 2) : max(0, a.start - 1)]
-    after = text[a.end : a.end + 1]
-    if before in _ALNUM or before in ("'", "’", "#", "@", "_") or (before == "," and before2.isdigit()):
+    before = text[start - 1] if start else ""
+    after = text[end : end + 1]
+    if before in _ATTACHING or (before == "," and text[start - 2 : start - 1].isdigit()):
         return "attached"  # FY2024, Q1'24, 17/502,101
-    if (text[a.end - 1] in _ALNUM and after in _ALNUM) or (before == "." and before2 in _ALNUM):
+    if (after in _ALNUM and text[end - 1] in _ALNUM) or (before == "." and text[start - 2 : start - 1] in _ALNUM):
         return "attached"  # 21E, 1Q24, 5G, v.5
-    if before in ("-", "–") and _COMPOUND_LEFT.search(text, max(0, a.start - 24), a.start):
+    if before in ("-", "–") and _COMPOUND_LEFT.search(text, max(0, start - 24), start):
         return "attached"
-    if not a.bare:
+    if not bare:
         return None
     integer, n = digits.isdigit(), len(text)
     value = int(digits) if integer else -1
     if integer and len(digits) == 4 and 1900 <= value <= 2099:
         return "year"
-    if closed and integer and _ENUMERATION.match(text, a.end):
+    if closed and integer and _ENUMERATION.match(text, end):
         return "enumeration"
-    head = text[max(0, a.start - 40) : a.start]
-    if integer and _LIST_MARK.match(text, a.end) and not head[head.rfind("\n") + 1 :].strip():
+    head = text[max(0, start - 40) : start]
+    if integer and _LIST_MARK.match(text, end) and not head[head.rfind("\n") + 1 :].strip():
         return "list marker"  # "1. Revenue" at the start of a line
-    nxt = text[a.end + 1 : a.end + 2]
+    nxt = text[end + 1 : end + 2]
     if (after in ("-", "–") and nxt in _LETTERS) or (after == "." and "A" <= nxt <= "Z"):
         return "compound"
     if before == "第" or after in _CJK_LABELS:  # 第6頁 page 6, 第21E條 section 21E
         return "label"
-    if _AMPM.match(text, a.end):
+    if _AMPM.match(text, end):
         return "time"
-    following = text[a.end : min(n, a.end + 24)].split()[:1] if after.isspace() else []
+    following = text[end : min(n, end + 24)].split()[:1] if after.isspace() else []
     follows = _clean(following[0]) if following else ""
     if follows in _SPECS:
         return "spec"
@@ -365,15 +418,13 @@ def _why_not(text: str, a: _Atom, digits: str, closed: bool) -> str | None:
     if raw.istitle() and raw.isalpha():  # a capitalised word after a full stop just starts the sentence
         body = head.rstrip()[: -len(raw)]
         name_like = len(parts) > 1 and parts[-2][-1] not in ".!?:;•" and "\n" not in body[len(body.rstrip()) :]
-    if integer and name_like and raw[-1].isalnum() and word not in _MONTHS and not _COLUMN.match(text, a.end):
+    if integer and name_like and raw[-1].isalnum() and word not in _MONTHS and not _COLUMN.match(text, end):
         return "name"
     return None
 
 
 def _propagate(text: str, atoms: list[_Atom]) -> None:
     """'pages 5 and 6', '256 and 512 node': a bare number joined to a reference or a spec is one too."""
-    if not any(a.drop in _CONTAGIOUS for a in atoms):
-        return  # nothing to spread (the usual case)
     pairs = list(itertools.pairwise(atoms))
     for a, b in pairs + pairs[::-1]:
         if a.bare and b.bare and b.start - a.end < 16 and _LINK_GAP.fullmatch(text, a.end, b.start):
@@ -382,7 +433,7 @@ def _propagate(text: str, atoms: list[_Atom]) -> None:
                     dst.drop = src.drop
 
 
-_BY_CHANGE = re.compile(
+_BY_CHANGE: Final = re.compile(
     r"\b(?:increas\w*|decreas\w*|grew|grown|rose|risen|fell|fallen|declin\w*|up|down|improv\w*|reduc\w*|"
     r"expand\w*|jump\w*|climb\w*|dropp?\w*|narrow\w*|widen\w*)\s+by\s+$",
     re.I,
@@ -442,31 +493,49 @@ def _finish(text: str, a: _Atom, default: str | None) -> Amount | None:
         a.cur, a.explicit = default, False
     if a.letter_scale and a.cur is None:
         return None
-    value, high = (a.low if a.low is not None else a.value()), a.high
+    value, high = (a.low if a.low is not None else a.mant.scaleb(a.exp or 0)), a.high
     if high is None and a.flat:
         value, high = sorted((Decimal(0), -abs(value) if a.flat < 0 else value))
     elif high is None and a.pm:
         value, high = -abs(value), abs(value)
     kind = _KINDS[a.unit] if a.unit else "money" if a.cur else "number"
-    return Amount(a.start, a.end, text[a.start : a.end], float(value), None if high is None else float(high),
-                  kind, a.unit or a.cur, a.cur is not None and a.explicit, a.approx, a.bound, a.scale_written)
+    # tuple.__new__ is what Amount(...) calls, without the named tuple's Python-level __new__ in between.
+    return tuple.__new__(Amount, (a.start, a.end, text[a.start : a.end], float(value),
+                                  None if high is None else float(high), kind, a.unit or a.cur,
+                                  a.cur is not None and a.explicit, a.approx, a.bound, a.scale_written))
 
 
 def _default(default_currency: str | None) -> str | None:
     if default_currency is None:
         return None
+    if (code := _DEFAULTS.get(default_currency)) is not None:
+        return code
     code = default_currency.strip().upper()
     if not _CODE.fullmatch(code):
         raise InputError(f"default_currency must be a three-letter code like 'USD', got {default_currency!r}")
-    return "RMB" if code == "CNY" else code
+    code = _DEFAULTS[default_currency] = "RMB" if code == "CNY" else code
+    return code
 
 
-def _glued(text: str, start: int, end: int) -> bool:
-    """Digits inside a word ("Q3", "FY2024", "SU7", "21E", "1Q24"): dropped before any other reading."""
-    before, after = text[start - 1 : start], text[end : end + 1]
+def _skipped(text: str, start: int, end: int) -> int:
+    """Where reading goes on when the number at `start:end` is not read, else -1: a _NUMBER mask (a date, a time,
+    a phone number...) or digits inside a word ("Q3", "FY2024", "SU7", "21E", "1Q24"), dropped before any reading.
+    """
+    after = text[end : end + 1]
+    if (
+        after in _MASK_NEXT  # where none of these is, no mask can start: the plain number is _NUMBER's reading
+        or (after == "." and text[end + 1 : end + 2] in _DIGITS)
+        or (after == ")" and end - start == 3)
+        or (after in _SPACES and text[end + 1 : end + 2] == "(")
+        or (start > 0 and text[start - 1] == "+")
+    ) and (nm := _NUMBER.match(text, start)) is not None and nm.group("mask"):
+        return nm.end()
+    before = text[start - 1 : start]
     if before in (",", ".") and text[start - 2 : start - 1].isdigit():
-        return True  # "1,23": a malformed group
-    return (before in _LETTERS and before not in "BDRPY") or (after in _LETTERS and after not in "kKmMBbxp")
+        return end  # "1,23": a malformed group
+    if (before in _LETTERS and before not in "BDRPY") or (after in _LETTERS and after not in "kKmMBbxp"):
+        return end
+    return -1
 
 
 def find_amounts(text: str, default_currency: str | None = None) -> list[Amount]:
@@ -474,18 +543,17 @@ def find_amounts(text: str, default_currency: str | None = None) -> list[Amount]
     default = _default(default_currency)
     atoms: list[_Atom] = []
     pos = floor = 0
-    while (m := _DIGIT.search(text, pos)) is not None:
-        p = m.start()
-        if p > floor and text[p - 1] == "." and text[p - 2 : p - 1] not in _ALNUM:
-            p -= 1  # ".5"
-        nm = _NUMBER.match(text, p)
-        if nm is None or nm.group("mask") or _glued(text, p, nm.end()):
-            pos = floor = nm.end() if nm else p + 1
-            continue
-        atoms.append(_read(text, nm, floor, default))
-        pos = floor = max(atoms[-1].end, nm.end())
-    _propagate(text, atoms)
+    while (m := _PLAIN.search(text, pos)) is not None:
+        ns, ne = m.span()
+        if ns > floor and text[ns - 1] == "." and text[ns - 2 : ns - 1] not in _ALNUM:
+            dot = _NUMBER.match(text, ns - 1)  # ".5"
+            ns, ne = ns - 1, dot.end() if dot else ne
+        skip = _skipped(text, ns, ne)
+        pos = floor = skip if skip >= 0 else _read(text, ns, ne, floor, default, atoms)
     kept = [a for a in atoms if a.drop is None]
+    if len(kept) < len(atoms):  # the others are labels, names, specs and dates: they may spread (rarely)
+        _propagate(text, atoms)
+        kept = [a for a in atoms if a.drop is None]
     out: list[Amount] = []
     i = 0
     while i < len(kept):
@@ -512,10 +580,10 @@ def decimals(raw: str) -> int:
     return max(len(a or b) for a, b in parts)
 
 
-_SYMBOLS = {"USD": "$", "HKD": "HK$", "TWD": "NT$", "EUR": "€", "GBP": "£", "JPY": "¥", "AUD": "A$",
+_SYMBOLS: Final = {"USD": "$", "HKD": "HK$", "TWD": "NT$", "EUR": "€", "GBP": "£", "JPY": "¥", "AUD": "A$",
             "CAD": "C$", "SGD": "S$", "CNY": "RMB"}
-_SUFFIXES = {"%": "%", "pp": "pp", "bps": "bps", "x": "x"}
-_DISPLAY_SCALES = ((12, "T"), (9, "B"), (6, "M"), (3, "K"), (0, ""))
+_SUFFIXES: Final = {"%": "%", "pp": "pp", "bps": "bps", "x": "x"}
+_DISPLAY_SCALES: Final = ((12, "T"), (9, "B"), (6, "M"), (3, "K"), (0, ""))
 
 
 def _places(q: Decimal) -> int:
