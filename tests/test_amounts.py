@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import InputError
-from bot.extract.amounts import Amount, decimals, find_amounts, format_amount, parse_amount
+from bot.extract.amount_format import decimals, format_amount
+from bot.extract.amounts import Amount, find_amounts, parse_amount
 from tests.corpus import SEED, corpus_documents, require_shared
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.digest.model import Digest, FigureLine, OutlookLine, Trend
-from bot.extract.amounts import decimals, format_amount
+from bot.extract.amount_format import decimals, format_amount
 from bot.extract.checks import computed_pct
 from bot.models import Guidance, Metric, Report
 

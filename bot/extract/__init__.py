@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.extract.amounts import Amount, decimals
+from bot.extract.amount_format import decimals
+from bot.extract.amounts import Amount
 from bot.extract.checks import (
     Stated,
     check_pct_change,

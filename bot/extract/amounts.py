@@ -29,10 +29,35 @@ import re
 from decimal import Decimal
 from typing import Final, Literal, NamedTuple
 
-from bot.errors import InputError
+from bot.extract.amount_words import (
+    ALNUM,
+    CJK_QUALIFIERS,
+    COMPARATIVE,
+    CONTAGIOUS,
+    LEADS,
+    LEADS_AFTER_SPACE,
+    LEFT_REVERSED,
+    LETTERS,
+    NOT_ONLY_CURRENCY,
+    PHRASE_ENDS,
+    POST_FIRST,
+    QUALIFIERS,
+    SCALES,
+    STRIP,
+    SUFFIX,
+    SUFFIX_FIRST,
+    TRIGGERS,
+    TRIGGERS_2,
+    Bound,
+    clean,
+    counted,
+    currency_code,
+    default_code,
+    unit_code,
+    why_not,
+)
 
 AmountKind = Literal["money", "percent", "pp", "bps", "number", "multiple"]
-Bound = Literal["min", "max"]
 
 
 class Amount(NamedTuple):
@@ -73,128 +98,17 @@ _NUMBER: Final = re.compile(
     """,
     re.VERBOSE | re.ASCII,
 )
-# What may be written before the digits, read backwards from them (the window is reversed): "(", currency,
-# sign, "(", "plus or minus"/"±", "negative"/"minus". One anchored match instead of a search per position.
-_LEFT_REVERSED: Final = re.compile(
-    r"""
-    (?P<open2>\()?
-    (?:[ \u00a0]?(?P<pre>\$(?:SU|KH|TN|A|C|S)(?![A-Za-z])|(?:BMR|DSU|DKH|DWT|RUE|PBG|YPJ|YNC)(?![A-Za-z])
-        |[$€£¥]|幣民人|币民人|幣台新|幣臺新|幣港|元港))?
-    (?P<sign>[-−])?
-    (?P<open>\()?
-    (?P<pm>\s+(?i:sunim\s+ro\s+sulp)(?![A-Za-z])|\s*[-−]/\+|\s*±)?
-    (?P<sw>\s+(?i:evitagen|sunim)(?![A-Za-z]))?
-    """,
-    re.VERBOSE,
-)
-# After the digits: scale, unit, currency. Each part opens with a lookahead for its first letters (no other
-# character matches them under IGNORECASE), so that a part that is not there fails at once.
-_SUFFIX: Final = re.compile(
-    r"""
-    (?:[ \u00a0-]?(?=[tTmMbB])(?P<scale>(?i:thousand|million|billion|trillion|bn|mn|mln))(?![A-Za-z])
-      | (?P<lscale>[kKmMB])(?![A-Za-z0-9]) | (?P<cscale>[萬万億亿千]))?
-    (?P<unit>[ \u00a0]?(?=[%個个pPbB])(?:%|個百分點|个百分点|(?i:percentage\s+points?|percent(?:age)?\s+pts?
-            |percent|per\s+cent|pct|ppts?|pp|pts|basis\s+points?|points?|bps|bp)(?![A-Za-z]))
-        |x(?![A-Za-z0-9])|[ \u00a0](?i:times)(?![A-Za-z])|倍)?
-    (?:[ \u00a0]?(?=[元美港新日歐欧英人RUHTEGJCdDcCyYrReE])
-        (?P<post>元|美元|港元|港幣|港币|新台幣|新臺幣|日圓|日元|歐元|欧元|英鎊|英镑|人民幣|人民币
-        |(?:RMB|USD|HKD|TWD|EUR|GBP|JPY|CNY)(?![A-Za-z])
-        |(?i:dollars?|cents?|yuan|renminbi|euros?|yen)(?![A-Za-z])))?
-    """,
-    re.VERBOSE,
-)
-_COMPOUND_LEFT: Final = re.compile(r"(?<![\w.$€£¥])\w*[A-Za-z]\w*[-–]\Z", re.ASCII)  # COVID-19, 10b5-1, Q1-2024
-_AMPM: Final = re.compile(r"[ \u00a0]?[ap]\.?m\.?(?![A-Za-z])", re.IGNORECASE)
-_COLUMN: Final = re.compile(r"[ \u00a0\t]+[-−(]?[$€£¥]?\d")  # another figure follows: a table row, not a name
-_ENUMERATION: Final = re.compile(r"\s+[A-Za-z]")
-_LIST_MARK: Final = re.compile(r"[.)]\s")
 _TO_FLAT: Final = re.compile(r"[ \u00a0]to[ \u00a0]flat(?![A-Za-z])", re.IGNORECASE)
 _TO_FLAT_START: Final = (" to", " To", " TO", "\u00a0to")
 _RANGE_GAP: Final = re.compile(r"\s*(?:(?P<and>and)|to|through|-|–|—|~|至|到)\s*", re.IGNORECASE)
 _TOLERANCE_GAP: Final = re.compile(r"[ \u00a0]*,?[ \u00a0]*")
 _LINK_GAP: Final = re.compile(r"\s*(?:,\s*)?(?:and|or|to|through|&|-|–)?\s*", re.IGNORECASE)
-_NUMERIC_PART: Final = re.compile(r"\d[\d,]*(?:\.(\d+))?|\.(\d+)", re.ASCII)
-_CODE: Final = re.compile(r"[A-Z]{3}")
-_LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_ALNUM: Final = _LETTERS | frozenset("0123456789")
-_GLUE: Final = _ALNUM | frozenset("%)].")  # a hyphen after these joins two figures rather than making a minus
-_STRIP: Final = "([{\"'“‘”’,;:)]}"
-
-
-def _words(spaced: str) -> frozenset[str]:
-    return frozenset(spaced.split())
-
-
+_GLUE: Final = ALNUM | frozenset("%)].")  # a hyphen after these joins two figures rather than making a minus
 _KINDS: Final[dict[str, AmountKind]] = {"%": "percent", "pp": "pp", "bps": "bps", "x": "multiple"}
-_CURRENCIES: Final = {  # as written -> code; "$", "¥" and "元" depend on the default currency (see _currency)
-    spelled: code
-    for code, spellings in (
-        ("USD", "US$ USD 美元"), ("HKD", "HK$ HKD 港元 港幣 港币"), ("TWD", "NT$ TWD 新台幣 新臺幣"),
-        ("RMB", "RMB CNY 人民幣 人民币 yuan renminbi"), ("EUR", "EUR € euro euros 歐元 欧元"),
-        ("GBP", "GBP £ 英鎊 英镑"), ("JPY", "JPY yen 日圓 日元"), ("AUD", "A$"), ("CAD", "C$"), ("SGD", "S$"),
-        ("$", "$ dollar dollars cent cents"), ("¥", "¥"), ("元", "元"),
-    )
-    for spelled in spellings.split()
-}
-_DOLLARS: Final = _words("USD HKD TWD AUD CAD SGD NZD")
-_SCALES: Final = {"thousand": 3, "k": 3, "千": 3, "萬": 4, "万": 4, "million": 6, "mn": 6, "mln": 6, "m": 6,
-           "億": 8, "亿": 8, "billion": 9, "bn": 9, "b": 9, "trillion": 12}
-_QUALIFYING: Final[tuple[tuple[Bound | None, str], ...]] = (  # comma-separated phrases and the bound each sets
-    (None, "approximately,approx,about,around,roughly,nearly,almost,circa,some,~,close to"),
-    ("min", "over,exceeding,exceeded,exceeds,above,upwards,more than,at least,greater than,in excess of,upwards of,"
-            "north of,no less than,not less than"),
-    ("max", "under,below,less than,up to,at most,no more than,not more than,fewer than,not exceeding,maximum of"),
-)
-_QUALIFIERS: Final = {tuple(p.split()): bound for bound, phrases in _QUALIFYING for p in phrases.split(",")}
-_CJK_QUALIFIERS: Final[dict[str, Bound | None]] = {"約": None, "约": None, "近": None, "逾": "min", "超過": "min",
-                                            "超过": "min"}
-_COMPARATIVE: Final = _words("over above under below")  # "12% over $1.2 billion" compares, it does not bound
-# Words before a figure that make _context read further: one word, or the last two of a longer phrase.
-_TRIGGERS: Final = frozenset(k[0] for k in _QUALIFIERS if len(k) == 1) | _words("between from down lower up higher")
-_TRIGGERS_2: Final = frozenset(k[-2:] for k in _QUALIFIERS if len(k) > 1) | {("flat", "to")}
-_PHRASE_ENDS: Final = frozenset(last for _, last in _TRIGGERS_2)
-_LEADS: Final = "(-−±$€£¥BDRPY幣币元"  # the last character before the digits when _LEFT_REVERSED can match
-_LEADS_AFTER_SPACE: Final = _LEADS + "esES \t\n\u00a0"
-_NOT_ONLY_CURRENCY: Final = "-−±eEsSſ"  # before " $": a sign, "+/-", "±", "negative", "minus" (ſ folds to s)
 _DIGITS: Final = frozenset("0123456789")
 _MASK_NEXT: Final = frozenset(":-/(")  # after the digits, these may make a _NUMBER mask (see _skipped)
 _SPACES: Final = frozenset(" \u00a0")
 _SEPARATORS: Final = frozenset(" \u00a0-")
-_POST_FIRST: Final = frozenset("元美港新日歐欧英人RUHTEGJCdDcCyYrReE")  # how a currency after the figure starts
-_SUFFIX_FIRST: Final = _POST_FIRST | frozenset("tTmMbBkK萬万億亿千%個个pPx倍")  # ... and anything else _SUFFIX reads
-_ATTACHING: Final = _ALNUM | frozenset("'’#@_")  # before the number, these make it part of a word or a reference
-_CONTAGIOUS: Final = _words("label name spec date")
-_DEFAULTS: Final[dict[str, str]] = {}  # default_currency as given -> its code, once checked
-_CJK_LABELS: Final = frozenset("頁页條条章節节項项")
-_LABELS: Final = _words(
-    "slide slides page pages p pg item items section sections sec § note notes exhibit exhibits rule rules "
-    "form chapter part article appendix annex table figure fig schedule line step phase version ver v no nos "
-    "number # round tier gen generation series model class title paragraph clause footnote question episode "
-    "season suite floor room building box route cik file fiscal fy year quarter code nasdaq nyse hkex sehk "
-    "twse tpex sse szse lse tsx asx sgx krx tse amex"
-)
-_MONTHS: Final = _words(
-    "january jan february feb march mar april apr may june jun july jul august aug september sep sept october "
-    "oct november nov december dec"
-)
-_SPECS: Final = _words(
-    "node nm nanometer nanometre core bit byte gb tb mb kb ghz mhz hz gbps inch watt kw kwh mw gw pin layer "
-    "qubit megapixel mp"
-)
-_COUNTS: Final = _words(
-    "users user customers customer clients subscribers members shares share adss ads units people employees "
-    "staff devices vehicles cars downloads orders transactions visits visitors accounts tons tonnes ton "
-    "barrels barrel ounces ounce boe gallons gallon square cubic metric households homes stores restaurants "
-    "locations maus daus players views impressions tokens parameters gpus chips wafers smartphones phones "
-    "handsets cards patients doses tests students policies passengers seats rooms nights beds pieces copies "
-    "items products skus servers nodes sites merchants sellers buyers drivers riders trips rides deliveries "
-    "packages parcels shipments boxes bottles liters litres acres hectares miles km hours days weeks months "
-    "years times installs apps calls messages subscriptions"
-)
-_FUNCTION: Final = _words(
-    "in of from for to the a an this that these was were is are be been and or with compared versus vs as at "
-    "by on during year quarter which while respectively"
-)
 
 
 class _Atom:
@@ -236,33 +150,9 @@ class _Atom:
         return self.mant.scaleb(self.exp or 0)
 
 
-def _clean(token: str) -> str:
-    return token.strip(_STRIP).rstrip(".").lower()
-
-
-def _currency(written: str, default: str | None) -> str:
-    code = _CURRENCIES.get(written) or _CURRENCIES[written.lower()]
-    if code == "$":
-        return default if default in _DOLLARS else "USD"
-    if code == "¥":
-        return "RMB" if default == "RMB" else "JPY"
-    if code == "元":
-        return default if default in ("TWD", "HKD") else "RMB"
-    return code
-
-
-def _unit(written: str) -> str:
-    u = " ".join(written.lower().split())
-    if u.startswith(("basis", "bp")):
-        return "bps"
-    if u in ("x", "times", "倍"):
-        return "x"
-    return "pp" if "point" in u or "pt" in u or u == "pp" or "百分" in u else "%"
-
-
 def _left(text: str, ns: int, ne: int, floor: int) -> tuple[int, bool, bool, bool, str | None]:
     """What is written before the digits: (start, closed parenthesis, negative, plus-or-minus, currency)."""
-    lm = _LEFT_REVERSED.match(text[max(floor, ns - 32) : ns][::-1])
+    lm = LEFT_REVERSED.match(text[max(floor, ns - 32) : ns][::-1])
     if lm is None or not lm.end():  # every part is optional: an empty match when nothing is there
         return ns, False, False, False, None
     open2, pre, sign, open_, pm, sw = lm.groups()
@@ -286,9 +176,9 @@ def _read(text: str, ns: int, ne: int, floor: int, default: str | None, atoms: l
     written: str | None = None
     c1 = text[ns - 1] if ns > floor else ""
     if (c1 == "$" and ns - 3 >= floor and text[ns - 2] == " " and not text[ns - 3].isspace()
-            and text[ns - 3] not in _NOT_ONLY_CURRENCY):
+            and text[ns - 3] not in NOT_ONLY_CURRENCY):
         start, written = ns - 1, "$"  # " $1.2": the usual case, what _left would read
-    elif c1 and (c1 in _LEADS or (c1.isspace() and text[max(floor, ns - 2) : ns - 1] in _LEADS_AFTER_SPACE)):
+    elif c1 and (c1 in LEADS or (c1.isspace() and text[max(floor, ns - 2) : ns - 1] in LEADS_AFTER_SPACE)):
         start, closed, negative, pm, written = _left(text, ns, ne, floor)
     end = ne + closed
     scale: str | None = None
@@ -296,21 +186,21 @@ def _read(text: str, ns: int, ne: int, floor: int, default: str | None, atoms: l
     unit: str | None = None
     c = text[end : end + 1]
     if c == "%" and not _post_follows(text, end + 1):
-        end, unit = end + 1, "%"  # "16.8%": what _SUFFIX would read
-    elif c in _SUFFIX_FIRST or (c in _SEPARATORS and text[end + 1 : end + 2] in _SUFFIX_FIRST):
-        sm = _SUFFIX.match(text, end)  # always matches (every part is optional), maybe empty
+        end, unit = end + 1, "%"  # "16.8%": what SUFFIX would read
+    elif c in SUFFIX_FIRST or (c in _SEPARATORS and text[end + 1 : end + 2] in SUFFIX_FIRST):
+        sm = SUFFIX.match(text, end)  # always matches (every part is optional), maybe empty
         assert sm is not None
         word_scale, letter_scale, cjk_scale, unit_written, post = sm.groups()
         end, scale = sm.end(), word_scale or letter_scale or cjk_scale
-        unit = _unit(unit_written) if unit_written else None
+        unit = unit_code(unit_written) if unit_written else None
         written = written or post
-    exp = _SCALES[scale.lower()] if scale else None
+    exp = SCALES[scale.lower()] if scale else None
     if written and written[0] in "cC" and written.lower().startswith("cent"):
         exp = (exp or 0) - 2
-    cur = _currency(written, default) if written and not unit else None
+    cur = currency_code(written, default) if written and not unit else None
     digits = text[ns:ne]
-    drop = _why_not(text, start, end, digits, unit is None and cur is None and exp is None, closed)
-    if drop is not None and drop not in _CONTAGIOUS:
+    drop = why_not(text, start, end, digits, unit is None and cur is None and exp is None, closed)
+    if drop is not None and drop not in CONTAGIOUS:
         return max(end, ne)  # nothing joins or spreads to a year, a date part or a word's digits
     mant = Decimal(digits.replace(",", ""))
     atom = _Atom(start, end, -mant if negative else mant, exp, unit, cur, scale is not None,
@@ -322,9 +212,9 @@ def _read(text: str, ns: int, ne: int, floor: int, default: str | None, atoms: l
 
 
 def _post_follows(text: str, at: int) -> bool:
-    """Whether a currency may be written at `at` (after "%"): then _SUFFIX reads it."""
+    """Whether a currency may be written at `at` (after "%"): then SUFFIX reads it."""
     c = text[at : at + 1]
-    return c in _POST_FIRST or (c in _SPACES and text[at + 1 : at + 2] in _POST_FIRST)
+    return c in POST_FIRST or (c in _SPACES and text[at + 1 : at + 2] in POST_FIRST)
 
 
 def _context(text: str, a: _Atom) -> None:
@@ -332,13 +222,13 @@ def _context(text: str, a: _Atom) -> None:
     start = a.start
     if start and not text[start - 1].isascii():
         for cjk in (text[start - 1 : start], text[max(0, start - 2) : start]):
-            if cjk in _CJK_QUALIFIERS:
-                a.approx, a.bound = True, _CJK_QUALIFIERS[cjk]
+            if cjk in CJK_QUALIFIERS:
+                a.approx, a.bound = True, CJK_QUALIFIERS[cjk]
     window = text[max(0, start - 60) : start]
     tail = window.rsplit(None, 2)  # the last two words: enough to tell whether anything needs reading
-    last = tail[-1].strip(_STRIP).rstrip(".").lower() if tail else ""  # _clean
-    if last not in _TRIGGERS and (
-        last not in _PHRASE_ENDS or len(tail) < 2 or (_clean(tail[-2]), last) not in _TRIGGERS_2
+    last = tail[-1].strip(STRIP).rstrip(".").lower() if tail else ""  # clean
+    if last not in TRIGGERS and (
+        last not in PHRASE_ENDS or len(tail) < 2 or (clean(tail[-2]), last) not in TRIGGERS_2
     ):
         if text.startswith(_TO_FLAT_START, a.end) and (tf := _TO_FLAT.match(text, a.end)):
             a.flat, a.end = 1, tf.end()
@@ -346,16 +236,16 @@ def _context(text: str, a: _Atom) -> None:
     raws: list[str] = []
     words: list[str] = []
     for raw in window.split()[-5:]:
-        if word := _clean(raw):
+        if word := clean(raw):
             raws.append(raw)
             words.append(word)
     for n in (3, 2, 1):
         key = tuple(words[-n:])
-        if len(words) < n or key not in _QUALIFIERS:
+        if len(words) < n or key not in QUALIFIERS:
             continue
-        if words[-n] in _COMPARATIVE and len(raws) > n and raws[-n - 1][-1] in "0123456789%":
+        if words[-n] in COMPARATIVE and len(raws) > n and raws[-n - 1][-1] in "0123456789%":
             break
-        a.approx, a.bound, words = True, _QUALIFIERS[key], words[:-n]
+        a.approx, a.bound, words = True, QUALIFIERS[key], words[:-n]
         break
     a.between, a.from_ = words[-1:] == ["between"], words[-1:] == ["from"]
     if words[-3:-1] == ["flat", "to"] and words[-1] in ("down", "lower", "up", "higher"):
@@ -369,67 +259,13 @@ def _context(text: str, a: _Atom) -> None:
         a.start = start - len(window) + window.lower().rfind("flat")
 
 
-def _why_not(text: str, start: int, end: int, digits: str, bare: bool, closed: bool) -> str | None:
-    """Why the number read at `start:end` is not a figure (a year, a date, a label, ...), or None when it is one."""
-    if (digits[0] == "0" and digits[1:2] not in ("", ".")) or (
-        len(digits) > 15 and len(digits.split(".")[0].replace(",", "")) > 15
-    ):
-        return "identifier"  # a leading zero ("05", "0,5") or too many digits for a figure
-    before = text[start - 1] if start else ""
-    after = text[end : end + 1]
-    if before in _ATTACHING or (before == "," and text[start - 2 : start - 1].isdigit()):
-        return "attached"  # FY2024, Q1'24, 17/502,101
-    if (after in _ALNUM and text[end - 1] in _ALNUM) or (before == "." and text[start - 2 : start - 1] in _ALNUM):
-        return "attached"  # 21E, 1Q24, 5G, v.5
-    if before in ("-", "–") and _COMPOUND_LEFT.search(text, max(0, start - 24), start):
-        return "attached"
-    if not bare:
-        return None
-    integer, n = digits.isdigit(), len(text)
-    value = int(digits) if integer else -1
-    if integer and len(digits) == 4 and 1900 <= value <= 2099:
-        return "year"
-    if closed and integer and _ENUMERATION.match(text, end):
-        return "enumeration"
-    head = text[max(0, start - 40) : start]
-    if integer and _LIST_MARK.match(text, end) and not head[head.rfind("\n") + 1 :].strip():
-        return "list marker"  # "1. Revenue" at the start of a line
-    nxt = text[end + 1 : end + 2]
-    if (after in ("-", "–") and nxt in _LETTERS) or (after == "." and "A" <= nxt <= "Z"):
-        return "compound"
-    if before == "第" or after in _CJK_LABELS:  # 第6頁 page 6, 第21E條 section 21E
-        return "label"
-    if _AMPM.match(text, end):
-        return "time"
-    following = text[end : min(n, end + 24)].split()[:1] if after.isspace() else []
-    follows = _clean(following[0]) if following else ""
-    if follows in _SPECS:
-        return "spec"
-    parts = head.split()
-    if not parts or not head[-1].isspace():
-        return None
-    raw, word = parts[-1], _clean(parts[-1])
-    if word in _LABELS and raw[-1] not in ",;" and (raw[-1] != "." or len(word) <= 3):  # "No. 1", not "page. 5"
-        return "label"
-    month_before, month_after = word in _MONTHS and raw[0].isupper(), follows in _MONTHS and following[0][0].isupper()
-    if 1 <= value <= 31 and (month_before or month_after):
-        return "date"
-    name_like = raw[0] in _LETTERS and (any("A" <= c <= "Z" for c in raw) or "&" in raw)
-    if raw.istitle() and raw.isalpha():  # a capitalised word after a full stop just starts the sentence
-        body = head.rstrip()[: -len(raw)]
-        name_like = len(parts) > 1 and parts[-2][-1] not in ".!?:;•" and "\n" not in body[len(body.rstrip()) :]
-    if integer and name_like and raw[-1].isalnum() and word not in _MONTHS and not _COLUMN.match(text, end):
-        return "name"
-    return None
-
-
 def _propagate(text: str, atoms: list[_Atom]) -> None:
     """'pages 5 and 6', '256 and 512 node': a bare number joined to a reference or a spec is one too."""
     pairs = list(itertools.pairwise(atoms))
     for a, b in pairs + pairs[::-1]:
         if a.bare and b.bare and b.start - a.end < 16 and _LINK_GAP.fullmatch(text, a.end, b.start):
             for src, dst in ((a, b), (b, a)):
-                if src.drop in _CONTAGIOUS and dst.drop is None:
+                if src.drop in CONTAGIOUS and dst.drop is None:
                     dst.drop = src.drop
 
 
@@ -475,21 +311,9 @@ def _join(text: str, a: _Atom, b: _Atom) -> bool:
     return True
 
 
-def _counted(text: str, a: _Atom) -> bool:
-    """A count noun next to the figure ('3 million monthly active users'): it is not money."""
-    for tok in text[a.end : a.end + 48].split()[:3] if text[a.end : a.end + 1].isspace() else []:
-        word = _clean(tok)
-        if word in _COUNTS:
-            return True
-        if word in _FUNCTION or not word.isalpha() or tok[-1] in ",.;:":
-            break
-    prev = text[max(0, a.start - 24) : a.start].split()[-1:]
-    return bool(prev) and _clean(prev[0]) in _COUNTS
-
-
 def _finish(text: str, a: _Atom, default: str | None) -> Amount | None:
     money = a.cur is None and a.unit is None and a.scale_written and not a.letter_scale
-    if money and default and not _counted(text, a):
+    if money and default and not counted(text, a.start, a.end):
         a.cur, a.explicit = default, False
     if a.letter_scale and a.cur is None:
         return None
@@ -503,18 +327,6 @@ def _finish(text: str, a: _Atom, default: str | None) -> Amount | None:
     return tuple.__new__(Amount, (a.start, a.end, text[a.start : a.end], float(value),
                                   None if high is None else float(high), kind, a.unit or a.cur,
                                   a.cur is not None and a.explicit, a.approx, a.bound, a.scale_written))
-
-
-def _default(default_currency: str | None) -> str | None:
-    if default_currency is None:
-        return None
-    if (code := _DEFAULTS.get(default_currency)) is not None:
-        return code
-    code = default_currency.strip().upper()
-    if not _CODE.fullmatch(code):
-        raise InputError(f"default_currency must be a three-letter code like 'USD', got {default_currency!r}")
-    code = _DEFAULTS[default_currency] = "RMB" if code == "CNY" else code
-    return code
 
 
 def _skipped(text: str, start: int, end: int) -> int:
@@ -533,19 +345,19 @@ def _skipped(text: str, start: int, end: int) -> int:
     before = text[start - 1 : start]
     if before in (",", ".") and text[start - 2 : start - 1].isdigit():
         return end  # "1,23": a malformed group
-    if (before in _LETTERS and before not in "BDRPY") or (after in _LETTERS and after not in "kKmMBbxp"):
+    if (before in LETTERS and before not in "BDRPY") or (after in LETTERS and after not in "kKmMBbxp"):
         return end
     return -1
 
 
 def find_amounts(text: str, default_currency: str | None = None) -> list[Amount]:
     """Every figure in `text`, in order and non-overlapping (see the module docstring for what counts)."""
-    default = _default(default_currency)
+    default = default_code(default_currency)
     atoms: list[_Atom] = []
     pos = floor = 0
     while (m := _PLAIN.search(text, pos)) is not None:
         ns, ne = m.span()
-        if ns > floor and text[ns - 1] == "." and text[ns - 2 : ns - 1] not in _ALNUM:
+        if ns > floor and text[ns - 1] == "." and text[ns - 2 : ns - 1] not in ALNUM:
             dot = _NUMBER.match(text, ns - 1)  # ".5"
             ns, ne = ns - 1, dot.end() if dot else ne
         skip = _skipped(text, ns, ne)
@@ -570,49 +382,3 @@ def parse_amount(fragment: str, default_currency: str | None = None) -> Amount |
     """The one figure in a short fragment ("RMB1,775.7 million", "43% to 45%"); None for none or several."""
     found = find_amounts(fragment, default_currency)
     return found[0] if len(found) == 1 else None
-
-
-def decimals(raw: str) -> int:
-    """Decimals written in the numeric part ("RMB1,775.7 million" -> 1; a range: its most precise end)."""
-    parts = _NUMERIC_PART.findall(raw)
-    if not parts:
-        raise InputError(f"no number in {raw[:40]!r}")
-    return max(len(a or b) for a, b in parts)
-
-
-_SYMBOLS: Final = {"USD": "$", "HKD": "HK$", "TWD": "NT$", "EUR": "€", "GBP": "£", "JPY": "¥", "AUD": "A$",
-            "CAD": "C$", "SGD": "S$", "CNY": "RMB"}
-_SUFFIXES: Final = {"%": "%", "pp": "pp", "bps": "bps", "x": "x"}
-_DISPLAY_SCALES: Final = ((12, "T"), (9, "B"), (6, "M"), (3, "K"), (0, ""))
-
-
-def _places(q: Decimal) -> int:
-    return max(0, -int(q.normalize().as_tuple().exponent))
-
-
-def format_amount(value: float, unit: str | None, *, decimals: int | None = None) -> str:
-    """Short display form: "RMB1,775.7M", "$4.75B", "16.8%", "1.6pp", "50bps", "3.5x", "$2.23" ("count": "4.1M").
-
-    Money and plain numbers take the largest scale that shows the value exactly with `decimals` places
-    (at most two when not given), else the largest scale rounded.
-    """
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InputError(f"cannot format the non-finite amount {value}")
-    if decimals is not None and decimals < 0:
-        raise InputError(f"decimals must be zero or more, got {decimals}")
-    unit = None if unit == "count" else unit
-    if unit is not None and unit not in _SUFFIXES and not _CODE.fullmatch(unit):
-        raise InputError(f"unknown unit {unit!r}: expected a currency code, '%', 'pp', 'bps', 'x', 'count' or None")
-    v = abs(Decimal(repr(value)))
-    most = 2 if decimals is None else decimals
-    q, letter = v, ""
-    if unit not in _SUFFIXES:
-        fits = [(q, s) for e, s in _DISPLAY_SCALES if (q := v.scaleb(-e)) < 10000 and (q >= 1 or not e)]
-        exact = [(q, s) for q, s in fits if _places(q) <= most]
-        q, letter = (exact or fits or [(v.scaleb(-12), "T")])[0]
-    places = decimals if decimals is not None else _places(round(q, min(_places(q), most)))
-    number = f"{q:,.{places}f}"
-    sign = "-" if value < 0 and any(c in "123456789" for c in number) else ""
-    if unit in _SUFFIXES:
-        return f"{sign}{number}{_SUFFIXES[unit]}"
-    return f"{sign}{_SYMBOLS.get(unit, unit) if unit else ''}{number}{letter}"

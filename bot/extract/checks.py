@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.extract.amounts import format_amount
+from bot.extract.amount_format import format_amount
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.extract.amounts import Amount, format_amount
+from bot.extract.amount_format import format_amount
+from bot.extract.amounts import Amount
 from bot.extract.facts import Facts, sentences_with
 from bot.extract.figures import fold
 from bot.extract.metrics import MetricMention
