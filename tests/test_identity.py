@@ -15,6 +15,8 @@ from bot.extract.identity import (
     FULL_YEAR,
     HALF_YEAR,
     QUARTER_YEAR,
+    WELCOME,
+    WELCOME_WORDS,
     _leftmost,
     default_currency,
     identify,
@@ -27,8 +29,15 @@ SEARCHES = [
     (FULL_YEAR, ("results", "earnings"), 27),
     (HALF_YEAR, ("interim", "half", "h1"), 6),
     (DENOMINATED, DENOMINATED_WORDS, 0),
+    (WELCOME, WELCOME_WORDS, 0),
 ]
 PIECES = [
+    "welcome to",
+    "joining us for",
+    "thank you for joining",
+    "Acme",
+    "Widgets",
+    "the",
     "first",
     "second",
     "third",
@@ -120,6 +129,7 @@ def test_every_match_holds_an_anchor_within_reach() -> None:
         FULL_YEAR: "fiscal year 2024 financial results",
         HALF_YEAR: "first half of 2024",
         DENOMINATED: "denominated in hong kong dollars",
+        WELCOME: "thank you for joining the today's Acme Widgets earnings",
     }
     for pattern, anchors, reach in SEARCHES:
         m = pattern.search(longest[pattern])

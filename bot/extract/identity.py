@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -22,6 +23,7 @@ WELCOME = re.compile(
     r"(?P<company>[A-Z][\w&.\-]*(?:\s[A-Z][\w&.\-]*){0,4}?)(?:'s|’s)?\s(?:fiscal\s|FY\s?|Q[1-4]\s|first|second|third|"
     r"fourth|full|\d{4}|earnings|quarterly|conference|annual|financial)"
 )
+WELCOME_WORDS = ("welcome to", "joining us for", "participating in", "thank you for joining")  # WELCOME starts so
 REPORTS = re.compile(
     r"^(?P<company>[A-Z][\w&.,\-]*(?:\s[A-Z][\w&.,\-]*){0,5}?)(?:\s\([^)]*\))?\s(?:Reports|Announces|Releases|Posts|"
     r"Delivers)\b"
@@ -101,7 +103,8 @@ def identify(document: Document, amounts_currencies: Counter[str], companies: Se
         ticker = m.group("ticker")
     if not company:
         for pattern in (WELCOME, REPORTS):
-            found = pattern.search(head) if pattern is WELCOME else pattern.search(document.title or "")
+            found = (_leftmost(WELCOME, head, WELCOME_WORDS, 0) if pattern is WELCOME
+                     else pattern.search(document.title or ""))
             if found:
                 company = found.group("company").strip(" ,.")
                 break
@@ -127,9 +130,8 @@ def _leftmost(pattern: re.Pattern[str], low: str, anchors: tuple[str, ...], reac
     starts left to right finds the same leftmost match; a few anchored matches instead of a scan that tries the
     whole pattern at each of thousands of positions.
     """
-    hits = sorted(at for anchor in anchors for at in _positions(low, anchor))
     tried = -1
-    for at in hits:
+    for at in heapq.merge(*(_positions(low, anchor) for anchor in anchors)):  # lazily: the first match ends it
         for start in range(max(tried + 1, at - reach), at + 1):
             m = pattern.match(low, start)
             if m:
@@ -138,13 +140,11 @@ def _leftmost(pattern: re.Pattern[str], low: str, anchors: tuple[str, ...], reac
     return None
 
 
-def _positions(text: str, word: str) -> list[int]:
-    out: list[int] = []
+def _positions(text: str, word: str) -> Iterator[int]:
     at = text.find(word)
     while at >= 0:
-        out.append(at)
+        yield at
         at = text.find(word, at + 1)
-    return out
 
 
 def _period(document: Document, low: str) -> Period:
