@@ -13,7 +13,6 @@ from bot.extract.checks import (
     Stated,
     check_pct_change,
     check_pp_change,
-    consistent,
     direction_contradiction,
 )
 from bot.extract.facts import Facts, sentences_with
@@ -24,15 +23,20 @@ from bot.extract.metrics import MetricDef, MetricMention, catalogue
 from bot.extract.sentences import Sentence, sentences
 from bot.models import Change, CompanyConfig, Document, Flag, Mention, Metric, MetricAlias, Period, Prior, Report
 
-DIGIT = re.compile(r"[0-9]")  # the amounts parser reads ASCII digits only
+# A byte map turning ASCII digits (the amounts parser reads no others) into NUL, and NUL into \x01: `_digit_marks`.
+DIGITS_TO_NUL = bytes.maketrans(b"0123456789\x00", bytes(10) + b"\x01")
 DOUBTFUL_MARK = re.compile(r"\[|\((?i:sic)")  # what read_sentence flags as doubtful
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
+# NUMBER for ASCII text, with the decimals of each number (after "." in group 2 or 3), as amount_format.decimals.
+NUMBER_PARTS = re.compile(r"(\d[\d,]*(?:\.(\d+))?|\.(\d+))", re.ASCII)
 # UP_WORDS, DOWN_WORDS, FULL_YEAR, QUARTER_OF_YEAR and REPORTED are applied to lower-cased text (faster than re.I).
 UP_WORDS = re.compile(r"\b(?:increas\w*|grew|growth|rose|up|higher|improv\w*|gain\w*|jump\w*|surg\w*)\b")
 DOWN_WORDS = re.compile(r"\b(?:decreas\w*|declin\w*|fell|down|lower|drop\w*|reduc\w*|shr[iu]nk\w*)\b")
 FULL_YEAR = re.compile(
     r"\b(?:full[- ]year|for the (?:full |fiscal )?year|fiscal(?: year)? (?:19|20)\d\d|for (?:19|20)\d\d\b|annual)"
 )
+# Words FULL_YEAR can match: a text holding none of them cannot match it.
+FULL_YEAR_WORDS = ("year", "fiscal", "annual", "for 1", "for 2")
 QUARTER_OF_YEAR = re.compile(r"quarter (?:of |ended )?(?:fiscal |the fiscal year )?(?:year )?(?:19|20)\d\d")
 FIRST_TIME = re.compile(
     r"(?:turn\w*|achiev\w*|reach\w*)\s(?:(?:our|the)\s)?(?P<what>(?:adjusted\s)?[\w ]{2,30}?)\s(?:positive|profitab\w*|"
@@ -42,6 +46,14 @@ FIRST_TIME = re.compile(
 REPORTED = re.compile(
     r"\b(?:was|were|reached|totall?ed|amounted|came in|grew|increased|decreased|rose|fell|declined|ended|"
     r"generated|delivered|achieved|reported|posted)\b"
+)
+# Shared by the metrics that state no change or no prior value (the models are immutable).
+NO_CHANGE = Change()
+NO_PRIOR = Prior()
+# Words REPORTED can match: a text holding none of them cannot match it.
+REPORTED_WORDS = (
+    "was", "were", "reached", "total", "amounted", "came in", "grew", "increased", "decreased", "rose", "fell",
+    "declined", "ended", "generated", "delivered", "achieved", "reported", "posted",
 )
 # Metrics whose value is itself a rate of change: "same-store sales increased 3.4%" states the value.
 GROWTH_KEYS = ("same_store_sales",)
@@ -70,13 +82,21 @@ def _step(a: Amount, *, round_figures: bool = False) -> float:
     With `round_figures`, trailing zeros of a whole number are not taken as precision ("RMB300 million" may be
     299.1 rounded): used to tell whether two statements are the same figure, never for arithmetic checks.
     """
-    m = NUMBER.search(a.raw)
-    if not m:
-        return 1.0
-    digits = m.group(0).replace(",", "")
+    raw = a.raw
+    if raw.isascii():  # NUMBER and amount_format.decimals read the same numbers: one pass finds both
+        parts = NUMBER_PARTS.findall(raw)
+        if not parts:
+            return 1.0
+        digits = parts[0][0].replace(",", "")
+        places = max(len(b or c) for _, b, c in parts) if len(parts) > 1 else len(parts[0][1] or parts[0][2])
+    else:
+        m = NUMBER.search(raw)
+        if not m:
+            return 1.0
+        digits = m.group(0).replace(",", "")
+        places = decimals(raw)
     written = float(digits)
     scale = abs(a.value / written) if written else 1.0
-    places = decimals(a.raw)
     if round_figures and places == 0 and "." not in digits:
         # "RMB300 million" is a round figure: its trailing zeros are not precision.
         places = -(len(digits) - len(digits.rstrip("0"))) if digits.strip("0") else 0
@@ -108,6 +128,31 @@ def _first_time(text: str) -> set[str]:
     return out
 
 
+def _digit_marks(text: str) -> bytes:
+    """`text` as bytes, one per character, with a NUL where it has an ASCII digit (and nowhere else).
+
+    `marks.find(0, start, end) >= 0` tells whether `text[start:end]` holds a digit: a byte search is several times
+    faster than a regex pass. Characters beyond Latin-1 become "?" (one byte each, so offsets do not move).
+    """
+    return text.encode("latin-1", "replace").translate(DIGITS_TO_NUL)
+
+
+def _reported(low: str) -> bool:
+    """Whether lower-cased text says a figure was reported (REPORTED), with a substring test before the regex."""
+    for word in REPORTED_WORDS:
+        if word in low:
+            return REPORTED.search(low) is not None
+    return False
+
+
+def _says_full_year(low: str) -> bool:
+    """Whether lower-cased text before a figure says it is for the full year (not a quarter of that year)."""
+    for word in FULL_YEAR_WORDS:
+        if word in low:
+            return FULL_YEAR.search(low) is not None and QUARTER_OF_YEAR.search(low) is None
+    return False
+
+
 def _doubtful(s: Sentence, readings: list[Reading], a: int, b: int) -> Flag:
     """A figure the text itself marks as doubtful: '(sic ...)' after it, or square brackets around it."""
     note = s.text[a:b]
@@ -126,6 +171,7 @@ def _doubtful(s: Sentence, readings: list[Reading], a: int, b: int) -> Flag:
 
 def _observe(s: Sentence, readings: list[Reading], report_period: str | None) -> list[Observation]:
     by_key: dict[str, Observation] = {}
+    quarterly = report_period is not None and report_period.startswith("Q")
     for r in readings:
         key, name = r.mention.key, r.mention.name
         if r.share_of or (r.role == "change" and r.amount.kind in ("pp", "bps") and f"{key}_share" in by_key):
@@ -135,9 +181,7 @@ def _observe(s: Sentence, readings: list[Reading], report_period: str | None) ->
         obs = by_key.get(key)
         if obs is None:
             period = report_period
-            prefix = s.text[: r.amount.start].lower()
-            if (report_period and report_period.startswith("Q") and FULL_YEAR.search(prefix)
-                    and not QUARTER_OF_YEAR.search(prefix)):
+            if quarterly and report_period is not None and _says_full_year(s.text[: r.amount.start].lower()):
                 period = f"FY{report_period.rsplit(' ', 1)[-1]}"
             obs = Observation(r.mention, s, key, name, "percent" if r.share_of else r.mention.kind, period=period)
             by_key[key] = obs
@@ -182,19 +226,21 @@ def _agrees(a: Amount, b: Amount) -> bool:
             return True
         if x.bound == "max" and y.value <= x.value:
             return True
-    return consistent(Stated(a.value, _step(a, round_figures=True)), Stated(b.value, _step(b, round_figures=True)))
+    # checks.consistent(Stated(a.value, step_a), Stated(b.value, step_b)), without building the two records.
+    half_a, half_b = _step(a, round_figures=True) / 2, _step(b, round_figures=True) / 2
+    slack = 1e-9 * max(abs(a.value), abs(b.value), 1.0)
+    return a.value - half_a <= b.value + half_b + slack and b.value - half_b <= a.value + half_a + slack
 
 
 def _build(group: list[Observation], flags: list[Flag]) -> Metric:
     best = group[0] if len(group) == 1 else min(group, key=_precision)
     assert best.value is not None
     value_amount = best.value
-    sign = -1.0 if best.mention.negative else 1.0
     value = _signed(best.mention, value_amount.value) * best.value_sign
     changes: dict[str, float] = {}
     change_amounts: dict[str, Amount] = {}
     priors: dict[str, Amount] = {}
-    for o in sorted(group, key=lambda o: o is not best):
+    for o in group if len(group) == 1 else sorted(group, key=lambda o: o is not best):
         for k, (factor, amt) in o.changes.items():
             if k not in changes:
                 changes[k] = round(amt.value * factor, 6)
@@ -205,9 +251,9 @@ def _build(group: list[Observation], flags: list[Flag]) -> Metric:
     checks: list[str] = []
     verdicts: list[bool] = []
     label = best.name
-    current = Stated(value, _step(value_amount))
+    current = Stated(value, _step(value_amount)) if priors else None  # only the checks against a prior use it
     for tf, prior_key in (("yoy", "prior_year"), ("qoq", "prior_quarter")):
-        if prior_key not in priors:
+        if current is None or prior_key not in priors:
             continue
         prior = _stated(priors[prior_key], -1.0 if best.mention.negative else 1.0)
         if f"{tf}_pct" in changes and value_amount.kind == "money":
@@ -241,15 +287,15 @@ def _build(group: list[Observation], flags: list[Flag]) -> Metric:
                                       start=o.sentence.start, end=o.sentence.end))
                     checks.append("✗ " + msg)
                     verdicts.append(False)
-    mentions = tuple(
+    mentions: tuple[Mention, ...] = () if len(group) == 1 else tuple(
         Mention(value=_signed(o.mention, o.value.value), value_text=o.value.raw, quote=o.sentence.text,
                 speaker=o.sentence.segment.speaker, start=o.sentence.start, end=o.sentence.end)
         for o in group if o is not best and o.value is not None
     )
-    del sign
     return Metric(
         key=best.key, name=best.name, value=value, unit=_unit(value_amount), basis=best.mention.basis,
-        period=best.period, change=Change(**changes), prior=Prior(**prior_values), quote=best.sentence.text,
+        period=best.period, change=Change(**changes) if changes else NO_CHANGE,
+        prior=Prior(**prior_values) if prior_values else NO_PRIOR, quote=best.sentence.text,
         speaker=best.sentence.segment.speaker, verified=(all(verdicts) if verdicts else None),
         value_text=value_amount.raw, start=best.sentence.start, end=best.sentence.end,
         section=best.sentence.segment.section, approximate=value_amount.approximate or value_amount.bound is not None,
@@ -276,7 +322,9 @@ def _group(observations: list[Observation]) -> list[list[Observation]]:
     for k in order:
         # Different values under one name are other contexts (segments, regions, periods): the headline one is
         # the statement that says "total"/"consolidated" or names the quarter, else the first one.
-        out.append(max(groups[k], key=lambda g: (max(_headline_score(o) for o in g), len(g), -g[0].sentence.start)))
+        candidates = groups[k]
+        out.append(candidates[0] if len(candidates) == 1 else max(
+            candidates, key=lambda g: (max(_headline_score(o) for o in g), len(g), -g[0].sentence.start)))
     return out
 
 
@@ -301,16 +349,17 @@ def extract(
     readings_by_sentence: list[tuple[Sentence, list[Reading]]] = []
     flags: list[Flag] = []
     boilerplate, forward = sentences_with(document.text, all_sentences, SAFE_HARBOR_PHRASES, CUES)
+    digit_marks = _digit_marks(document.text)
     for position, s in enumerate(all_sentences):
         seg = s.segment
-        if position in boilerplate or seg.section == "table" or not DIGIT.search(s.text):
+        if position in boilerplate or seg.section == "table" or digit_marks.find(0, s.start, s.end) < 0:
             continue
         if seg.operator or (seg.title and ANALYST.search(seg.title)):
             continue
-        if position in forward and NUMERIC_CUE.search(low := s.text.lower()) and not REPORTED.search(low):
+        if position in forward and not _reported(low := s.text.lower()) and NUMERIC_CUE.search(low):
             continue  # table rows carry no scale or period of their own; prose states the headline figures
         mentions = facts.mentions(s)
-        if not mentions and not DOUBTFUL_MARK.search(s.text):
+        if not mentions and not (("[" in s.text or "(" in s.text) and DOUBTFUL_MARK.search(s.text)):
             continue  # no metric named: no figure to read (amounts are parsed only where they can belong)
         reading = read_sentence(s.text, facts.amounts(s, currency), mentions)
         for a, b in reading.doubtful:

@@ -51,6 +51,11 @@ _COLUMN: Final = re.compile(r"[ \u00a0\t]+[-−(]?[$€£¥]?\d")  # another fig
 _ENUMERATION: Final = re.compile(r"\s+[A-Za-z]")
 _LIST_MARK: Final = re.compile(r"[.)]\s")
 CURRENCY_CODE: Final = re.compile(r"[A-Z]{3}")
+BY_CHANGE: Final = re.compile(
+    r"\b(?:increas\w*|decreas\w*|grew|grown|rose|risen|fell|fallen|declin\w*|up|down|improv\w*|reduc\w*|"
+    r"expand\w*|jump\w*|climb\w*|dropp?\w*|narrow\w*|widen\w*)\s+by\s+$",
+    re.I,  # "increased by $0.06 to $0.43": a change, then the new value (see amounts._join)
+)
 LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 ALNUM: Final = LETTERS | frozenset("0123456789")
 STRIP: Final = "([{\"'“‘”’,;:)]}"

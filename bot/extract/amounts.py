@@ -31,6 +31,7 @@ from typing import Final, Literal, NamedTuple
 
 from bot.extract.amount_words import (
     ALNUM,
+    BY_CHANGE,
     CJK_QUALIFIERS,
     COMPARATIVE,
     CONTAGIOUS,
@@ -109,6 +110,8 @@ _DIGITS: Final = frozenset("0123456789")
 _MASK_NEXT: Final = frozenset(":-/(")  # after the digits, these may make a _NUMBER mask (see _skipped)
 _SPACES: Final = frozenset(" \u00a0")
 _SEPARATORS: Final = frozenset(" \u00a0-")
+_CODES: Final[dict[tuple[str, str | None], str]] = {}  # (currency as written, default) -> currency_code's answer
+_READ_AFTER: Final = TRIGGERS | PHRASE_ENDS  # the last word before a figure when _context may read further
 
 
 class _Atom:
@@ -118,14 +121,15 @@ class _Atom:
     through the generic attribute protocol, and an atom is made for most numbers.
     """
 
-    __slots__ = ("approx", "between", "bound", "cur", "drop", "end", "exp", "explicit", "flat", "from_", "high",
-                 "letter_scale", "low", "mant", "pm", "scale_written", "start", "unit")
+    __slots__ = ("approx", "between", "bound", "cur", "digits", "drop", "end", "exp", "explicit", "flat", "from_",
+                 "high", "letter_scale", "low", "negative", "pm", "scale_written", "start", "unit")
 
-    def __init__(self, start: int, end: int, mant: Decimal, exp: int | None, unit: str | None, cur: str | None,
-                 scale_written: bool, letter_scale: bool, pm: bool, drop: str | None) -> None:
+    def __init__(self, start: int, end: int, digits: str, negative: bool, exp: int | None, unit: str | None,
+                 cur: str | None, scale_written: bool, letter_scale: bool, pm: bool, drop: str | None) -> None:
         self.start = start
         self.end = end
-        self.mant = mant
+        self.digits = digits  # without thousands separators
+        self.negative = negative
         self.exp = exp
         self.unit = unit
         self.cur = cur
@@ -146,8 +150,21 @@ class _Atom:
     def bare(self) -> bool:
         return self.unit is None and self.cur is None and self.exp is None
 
+    @property
+    def mant(self) -> Decimal:
+        """The number as written, signed (made when needed: most figures only need `number`)."""
+        mant = Decimal(self.digits)
+        return -mant if self.negative else mant
+
     def value(self) -> Decimal:
         return self.mant.scaleb(self.exp or 0)
+
+    def number(self) -> float:
+        """float(self.value()), read from the digits directly when that is the same (no rounding to 28 digits)."""
+        if len(self.digits) > 28:
+            return float(self.value())
+        f = float(self.digits if self.exp is None else f"{self.digits}e{self.exp}")
+        return -f if self.negative and f else f  # -Decimal("0") is Decimal("0")
 
 
 def _left(text: str, ns: int, ne: int, floor: int) -> tuple[int, bool, bool, bool, str | None]:
@@ -178,10 +195,11 @@ def _read(text: str, ns: int, ne: int, floor: int, default: str | None, atoms: l
     if (c1 == "$" and ns - 3 >= floor and text[ns - 2] == " " and not text[ns - 3].isspace()
             and text[ns - 3] not in NOT_ONLY_CURRENCY):
         start, written = ns - 1, "$"  # " $1.2": the usual case, what _left would read
-    elif c1 and (c1 in LEADS or (c1.isspace() and text[max(floor, ns - 2) : ns - 1] in LEADS_AFTER_SPACE)):
+    elif c1 and (c1 in LEADS or (c1.isspace() and ns - 2 >= floor and text[ns - 2] in LEADS_AFTER_SPACE)):
         start, closed, negative, pm, written = _left(text, ns, ne, floor)
     end = ne + closed
-    scale: str | None = None
+    exp: int | None = None
+    scaled = False
     letter_scale: str | None = None
     unit: str | None = None
     c = text[end : end + 1]
@@ -192,23 +210,27 @@ def _read(text: str, ns: int, ne: int, floor: int, default: str | None, atoms: l
         assert sm is not None
         word_scale, letter_scale, cjk_scale, unit_written, post = sm.groups()
         end, scale = sm.end(), word_scale or letter_scale or cjk_scale
+        if scale:
+            exp, scaled = SCALES[scale.lower()], True
         unit = unit_code(unit_written) if unit_written else None
         written = written or post
-    exp = SCALES[scale.lower()] if scale else None
-    if written and written[0] in "cC" and written.lower().startswith("cent"):
-        exp = (exp or 0) - 2
-    cur = currency_code(written, default) if written and not unit else None
+    cur: str | None = None
+    if written:
+        if written[0] in "cC" and written.lower().startswith("cent"):
+            exp = (exp or 0) - 2
+        if not unit:
+            key = (written, default)
+            cur = _CODES.get(key) or _CODES.setdefault(key, currency_code(written, default))
     digits = text[ns:ne]
     drop = why_not(text, start, end, digits, unit is None and cur is None and exp is None, closed)
     if drop is not None and drop not in CONTAGIOUS:
-        return max(end, ne)  # nothing joins or spreads to a year, a date part or a word's digits
-    mant = Decimal(digits.replace(",", ""))
-    atom = _Atom(start, end, -mant if negative else mant, exp, unit, cur, scale is not None,
+        return end  # (never before ne) nothing joins or spreads to a year, a date part or a word's digits
+    atom = _Atom(start, end, digits.replace(",", ""), negative, exp, unit, cur, scaled,
                  letter_scale is not None, pm, drop)
     if drop is None:
         _context(text, atom)
     atoms.append(atom)
-    return max(atom.end, ne)
+    return atom.end
 
 
 def _post_follows(text: str, at: int) -> bool:
@@ -227,8 +249,8 @@ def _context(text: str, a: _Atom) -> None:
     window = text[max(0, start - 60) : start]
     tail = window.rsplit(None, 2)  # the last two words: enough to tell whether anything needs reading
     last = tail[-1].strip(STRIP).rstrip(".").lower() if tail else ""  # clean
-    if last not in TRIGGERS and (
-        last not in PHRASE_ENDS or len(tail) < 2 or (clean(tail[-2]), last) not in TRIGGERS_2
+    if last not in _READ_AFTER or (
+        last not in TRIGGERS and (len(tail) < 2 or (clean(tail[-2]), last) not in TRIGGERS_2)
     ):
         if text.startswith(_TO_FLAT_START, a.end) and (tf := _TO_FLAT.match(text, a.end)):
             a.flat, a.end = 1, tf.end()
@@ -236,24 +258,25 @@ def _context(text: str, a: _Atom) -> None:
     raws: list[str] = []
     words: list[str] = []
     for raw in window.split()[-5:]:
-        if word := clean(raw):
+        if word := raw.strip(STRIP).rstrip(".").lower():  # clean
             raws.append(raw)
             words.append(word)
     for n in (3, 2, 1):
-        key = tuple(words[-n:])
-        if len(words) < n or key not in QUALIFIERS:
+        if len(words) < n or (key := tuple(words[-n:])) not in QUALIFIERS:
             continue
         if words[-n] in COMPARATIVE and len(raws) > n and raws[-n - 1][-1] in "0123456789%":
             break
         a.approx, a.bound, words = True, QUALIFIERS[key], words[:-n]
         break
-    a.between, a.from_ = words[-1:] == ["between"], words[-1:] == ["from"]
-    if words[-3:-1] == ["flat", "to"] and words[-1] in ("down", "lower", "up", "higher"):
-        a.flat = -1 if words[-1] in ("down", "lower") else 1
-    elif words[-2:] == ["flat", "to"]:
+    last = words[-1] if words else ""
+    a.between, a.from_ = last == "between", last == "from"
+    flat = "flat" in words
+    if flat and words[-3:-1] == ["flat", "to"] and last in ("down", "lower", "up", "higher"):
+        a.flat = -1 if last in ("down", "lower") else 1
+    elif flat and words[-2:] == ["flat", "to"]:
         a.flat = 1
     elif text.startswith(_TO_FLAT_START, a.end) and (tf := _TO_FLAT.match(text, a.end)):
-        a.flat, a.end = (-1 if words[-1:] in (["down"], ["lower"]) else 1), tf.end()
+        a.flat, a.end = (-1 if last in ("down", "lower") else 1), tf.end()
         return
     if a.flat:
         a.start = start - len(window) + window.lower().rfind("flat")
@@ -267,13 +290,6 @@ def _propagate(text: str, atoms: list[_Atom]) -> None:
             for src, dst in ((a, b), (b, a)):
                 if src.drop in CONTAGIOUS and dst.drop is None:
                     dst.drop = src.drop
-
-
-_BY_CHANGE: Final = re.compile(
-    r"\b(?:increas\w*|decreas\w*|grew|grown|rose|risen|fell|fallen|declin\w*|up|down|improv\w*|reduc\w*|"
-    r"expand\w*|jump\w*|climb\w*|dropp?\w*|narrow\w*|widen\w*)\s+by\s+$",
-    re.I,
-)
 
 
 def _join(text: str, a: _Atom, b: _Atom) -> bool:
@@ -294,7 +310,7 @@ def _join(text: str, a: _Atom, b: _Atom) -> bool:
     if gap is None or b.pm or a.from_ or a.flat or b.flat or (gap.group("and") is not None and not a.between):
         return False
     left = text[max(0, a.start - 40) : a.start]
-    if left[-1:].isspace() and left.rstrip()[-2:].lower() == "by" and _BY_CHANGE.search(left):
+    if left[-1:].isspace() and left.rstrip()[-2:].lower() == "by" and BY_CHANGE.search(left):
         return False  # "increased by $0.06 to $0.43": a change, then the new value
     ka, kb = (a.unit, a.cur), (b.unit, b.cur)
     if ka != (None, None) and kb != (None, None) and ka != kb:
@@ -317,14 +333,18 @@ def _finish(text: str, a: _Atom, default: str | None) -> Amount | None:
         a.cur, a.explicit = default, False
     if a.letter_scale and a.cur is None:
         return None
-    value, high = (a.low if a.low is not None else a.mant.scaleb(a.exp or 0)), a.high
-    if high is None and a.flat:
-        value, high = sorted((Decimal(0), -abs(value) if a.flat < 0 else value))
-    elif high is None and a.pm:
-        value, high = -abs(value), abs(value)
+    high = a.high
+    if a.low is not None:
+        value = float(a.low)
+    elif high is None and (a.flat or a.pm):
+        base = a.value()
+        low, high = sorted((Decimal(0), -abs(base) if a.flat < 0 else base)) if a.flat else (-abs(base), abs(base))
+        value = float(low)
+    else:
+        value = a.number()
     kind = _KINDS[a.unit] if a.unit else "money" if a.cur else "number"
     # tuple.__new__ is what Amount(...) calls, without the named tuple's Python-level __new__ in between.
-    return tuple.__new__(Amount, (a.start, a.end, text[a.start : a.end], float(value),
+    return tuple.__new__(Amount, (a.start, a.end, text[a.start : a.end], value,
                                   None if high is None else float(high), kind, a.unit or a.cur,
                                   a.cur is not None and a.explicit, a.approx, a.bound, a.scale_written))
 
@@ -334,15 +354,15 @@ def _skipped(text: str, start: int, end: int) -> int:
     a phone number...) or digits inside a word ("Q3", "FY2024", "SU7", "21E", "1Q24"), dropped before any reading.
     """
     after = text[end : end + 1]
+    before = text[start - 1 : start]  # "" at 0
     if (
         after in _MASK_NEXT  # where none of these is, no mask can start: the plain number is _NUMBER's reading
+        or before == "+"
+        or (after in _SPACES and text.startswith("(", end + 1))
         or (after == "." and text[end + 1 : end + 2] in _DIGITS)
         or (after == ")" and end - start == 3)
-        or (after in _SPACES and text[end + 1 : end + 2] == "(")
-        or (start > 0 and text[start - 1] == "+")
     ) and (nm := _NUMBER.match(text, start)) is not None and nm.group("mask"):
         return nm.end()
-    before = text[start - 1 : start]
     if before in (",", ".") and text[start - 2 : start - 1].isdigit():
         return end  # "1,23": a malformed group
     if (before in LETTERS and before not in "BDRPY") or (after in LETTERS and after not in "kKmMBbxp"):
@@ -362,6 +382,8 @@ def find_amounts(text: str, default_currency: str | None = None) -> list[Amount]
             ns, ne = ns - 1, dot.end() if dot else ne
         skip = _skipped(text, ns, ne)
         pos = floor = skip if skip >= 0 else _read(text, ns, ne, floor, default, atoms)
+    if not atoms:
+        return []
     kept = [a for a in atoms if a.drop is None]
     if len(kept) < len(atoms):  # the others are labels, names, specs and dates: they may spread (rarely)
         _propagate(text, atoms)

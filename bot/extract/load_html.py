@@ -220,6 +220,7 @@ def _walk(root: LexborNode, out: _Lines) -> None:
 
 def _table(table: LexborNode, out: _Lines) -> None:
     """A data table: one paragraph per row, cells joined with " | "."""
+    sub = _Lines(in_cell=True)  # reused: emptied after each cell
     for row in table.css("tr"):
         cells: list[str] = []
         for cell in row.iter():
@@ -228,10 +229,10 @@ def _table(table: LexborNode, out: _Lines) -> None:
             if cell.first_child is None:  # an empty cell (most cells of SEC tables are spacers)
                 cells.append("")
                 continue
-            sub = _Lines(in_cell=True)
             _walk(cell, sub)
             sub.flush()
             cells.append(" ".join(p.text for p in sub.paras))
+            sub.paras.clear()
         out.paras.extend(row_paras(cells))
 
 

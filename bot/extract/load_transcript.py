@@ -98,7 +98,7 @@ SPEAKER_SPLIT = re.compile(r"\s+[-–—]\s+")
 OPERATOR_WORD = re.compile(r"\boperator\b", re.I)
 QA_TRIGGER = re.compile(  # searched in lower-cased text (see qa_opening)
     r"""
-    (?=[bfghlnopqtwy])  # the letters the alternatives start with: at any other position the search moves on at once
+    \b(?=[bfghlnopqtwy])  # a word starting with a letter all alternatives (each at a \b) start with: fails fast
     (?:
     \b(?:this|that|which)\s+(?:concludes|completes|ends|wraps\s+up)\s+(?:our|my|the)\s+
         (?:prepared|formal|opening)\s+(?:remarks|comments|presentation|statements)
@@ -116,11 +116,11 @@ QA_TRIGGER = re.compile(  # searched in lower-cased text (see qa_opening)
     """,
     re.X,
 )
-# words one of which every Q&A opening contains, as patterns starting with a literal (which `re` scans for
-# quickly; no occurrence can begin inside another's match); the full pattern then runs around each one
-QA_KEYWORDS = tuple(map(re.compile, (
-    r"q(?=uestion|&a| & a)", r"co(?=nclud|mplet)", r"wraps up", r" ends (?=our|my|the)", r"please (?=open|start|begin)"
-)))
+# words one of which every Q&A opening contains, as patterns starting with a literal (which `re` scans for quickly;
+# no occurrence can begin inside another's match), and " ends " (a leading space is slow for `re`: str.find finds it)
+QA_KEYWORDS = tuple(
+    map(re.compile, (r"q(?=uestion|&a| & a)", r"co(?=nclud|mplet)", r"wraps up", r"please (?=open|start|begin)"))
+)
 QA_HEADING = re.compile(r"^(?:questions?[- ]?(?:and|&)[- ]?answers?|Q\s?&\s?A)(?:[- ]session)?\W*$", re.I)
 
 
@@ -145,7 +145,12 @@ def qa_opening(text: str) -> int | None:
     only U+0130 (whose lower() is longer) and U+212A (Kelvin sign, lower "k", in no keyword) lower to ASCII.
     """
     folded = text.replace("\u0130", "I").encode("ascii", "replace").lower().decode("ascii")
-    for at in sorted(found.start() for keyword in QA_KEYWORDS for found in keyword.finditer(folded)):
+    found = [match.start() for keyword in QA_KEYWORDS for match in keyword.finditer(folded)]
+    at = -1
+    while (at := folded.find(" ends ", at + 1)) >= 0:
+        if folded.startswith(("our", "my", "the"), at + 6):
+            found.append(at)
+    for at in sorted(found):
         begin = max(0, at - 100)
         context = 1 if begin else 0  # the character before the window decides `\b` and `^` at its start
         window = text[begin - context : at + 80].replace("\u0130", "I").lower()
@@ -155,14 +160,12 @@ def qa_opening(text: str) -> int | None:
     return None
 
 
-def mark_sections(paras: list[Para], qa_from: int | None = None) -> None:
-    """Set section prepared/qa: the Q&A starts at `qa_from` (an explicit header) or the first handover.
 
-    The paragraphs are searched joined (one regex pass instead of one per paragraph).
-    """
+def mark_sections(paras: list[Para], qa_from: int | None = None) -> None:
+    """Set section prepared/qa: the Q&A starts at `qa_from` (an explicit header) or the first handover."""
     start = len(paras) if qa_from is None else qa_from
     texts = [para.text for para in paras[:start]]
-    opening = qa_opening("\n".join(texts))
+    opening = qa_opening("\n".join(texts))  # one search over the paragraphs joined, not one per paragraph
     if opening is not None:
         offsets = list(accumulate((len(text) + 1 for text in texts), initial=0))  # where each paragraph starts
         start = bisect_right(offsets, opening) - 1
@@ -252,15 +255,10 @@ def parse_sentence_lines(text: str) -> Parsed:
 def is_doubled_label(lines: list[str], i: int) -> bool:
     """True when lines[i] is a speaker label written exactly twice (lines[i] == lines[i + 1])."""
     line = lines[i]
-    return (
-        bool(line)
-        and i + 1 < len(lines)
-        and lines[i + 1] == line
-        and (i + 2 >= len(lines) or lines[i + 2] != line)
-        and (i == 0 or lines[i - 1] != line)
-        and len(line) <= 200
-        and not TERMINAL.search(line)
-        and not CJK.search(line)
+    return (  # written exactly twice, and looking like a label
+        bool(line) and i + 1 < len(lines) and lines[i + 1] == line
+        and (i + 2 >= len(lines) or lines[i + 2] != line) and (i == 0 or lines[i - 1] != line)
+        and len(line) <= 200 and not TERMINAL.search(line) and not CJK.search(line)
     )
 
 

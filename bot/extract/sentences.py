@@ -39,37 +39,54 @@ class Sentence:
 
 def split_segment(text: str, segment: Segment, first_index: int) -> list[Sentence]:
     """The sentences of one segment; table rows and short lines stay whole."""
-    start = segment.start
-    body = text[start : segment.end]
-    if segment.section == "table" or len(body) < 40:
-        return [Sentence(body, start, segment.end, segment, first_index)] if body.strip() else []
-    ends = SENTENCE_END if "?" in body or "!" in body else PERIOD_END
     out: list[Sentence] = []
-    pos = 0
-    for m in ends.finditer(body):
-        cut = m.start() + 1
-        if ABBREVIATION.search(body[max(0, cut - 6) : cut]):
-            continue
-        sentence = _trimmed(body[pos : m.end(1)], start + pos, segment, first_index + len(out))
-        if sentence is not None:
-            out.append(sentence)
-        pos = m.end()
-    sentence = _trimmed(body[pos:], start + pos, segment, first_index + len(out))
-    if sentence is not None:
-        out.append(sentence)
-    if len(body) > MAX_SENTENCE:  # only then can a sentence be too long
-        return [part for s in out for part in _cap(s)]
+    _split_into(out, text, segment, "?" in text or "!" in text)
+    for s in out:
+        s.index += first_index
     return out
 
 
-def _trimmed(piece: str, at: int, segment: Segment, index: int) -> Sentence | None:
-    """`piece` (found at document offset `at`) without surrounding whitespace; None when blank."""
-    text = piece.lstrip()
-    if not text:
-        return None
-    at += len(piece) - len(text)
-    text = text.rstrip()
-    return Sentence(text, at, at + len(text), segment, index)
+def _split_into(out: list[Sentence], text: str, segment: Segment, marks: bool) -> None:
+    """Append the sentences of one segment to `out` (numbered by their position in it); `marks`: whether "?" or "!"
+    can occur in the segment.
+
+    Most segments are one sentence: that case costs one regex search, one strip and one Sentence.
+    """
+    start = segment.start
+    body = text[start : segment.end]
+    if segment.section == "table" or len(body) < 40:
+        if body.strip():
+            out.append(Sentence(body, start, segment.end, segment, len(out)))
+        return
+    ends = SENTENCE_END if marks and ("?" in body or "!" in body) else PERIOD_END
+    m = ends.search(body)
+    if m is None and len(body) <= MAX_SENTENCE:
+        text = body.strip()
+        if text:
+            if len(text) != len(body):
+                start += body.find(text)  # where the leading whitespace ends: `text` starts with a non-space
+            out.append(Sentence(text, start, start + len(text), segment, len(out)))
+        return
+    first = len(out)
+    pos = 0
+    while m is not None:
+        cut = m.start() + 1
+        if not ABBREVIATION.search(body[max(0, cut - 6) : cut]):
+            _append_trimmed(out, body[pos : m.end(1)], start + pos, segment)
+            pos = m.end()
+        m = ends.search(body, m.end())
+    _append_trimmed(out, body[pos:] if pos else body, start + pos, segment)
+    if len(body) > MAX_SENTENCE:  # only then can a sentence be too long
+        out[first:] = [part for s in out[first:] for part in _cap(s)]
+
+
+def _append_trimmed(out: list[Sentence], piece: str, at: int, segment: Segment) -> None:
+    """Append `piece` (found at document offset `at`) without surrounding whitespace, unless it is blank."""
+    text = piece.strip()
+    if text:
+        if len(text) != len(piece):
+            at += piece.find(text)  # where the leading whitespace ends: `text` starts with a non-space
+        out.append(Sentence(text, at, at + len(text), segment, len(out)))
 
 
 def _cap(sentence: Sentence) -> list[Sentence]:
@@ -91,10 +108,12 @@ def _cap(sentence: Sentence) -> list[Sentence]:
 
 def sentences(document: Document) -> list[Sentence]:
     """Every sentence of the document, in order. Documents without segments are one segment."""
-    segments = document.segments or (Segment(start=0, end=len(document.text)),)
+    text = document.text
+    segments = document.segments or (Segment(start=0, end=len(text)),)
+    marks = "?" in text or "!" in text
     out: list[Sentence] = []
     for seg in segments:
-        out.extend(split_segment(document.text, seg, len(out)))
+        _split_into(out, text, seg, marks)
     return out
 
 
