@@ -145,20 +145,26 @@ class Frames:
         self._text = low if len(low) == len(text) else text
         self._found: list[tuple[int, int, Timeframe]] | None = None
 
-    def within(self, lo: int, hi: int) -> Timeframe | None:
-        if self._found is None:
-            low = self._text
-            found: list[tuple[int, int, Timeframe]] = []
-            if "year" in low or "y/y" in low or "yoy" in low or "annual" in low:
-                found = [(m.start(), m.end(), "yoy") for m in YOY.finditer(low)]
-            if "q" in low:  # every QOQ phrase has a "q" ("quarter", "sequential", "q/q")
-                found += [(m.start(), m.end(), "qoq") for m in QOQ.finditer(low)]
-            found.sort()
-            self._found = found
-        for start, end, tf in self._found:
-            if start >= lo and end <= hi:
-                return tf
+    def first(self, spans: tuple[tuple[int, int], ...]) -> Timeframe | None:
+        """The timeframe of the first phrase within the first of `spans` (lo, hi) that has one."""
+        found = self._found if self._found is not None else self._find()
+        if found:
+            for lo, hi in spans:
+                for start, end, tf in found:
+                    if start >= lo and end <= hi:
+                        return tf
         return None
+
+    def _find(self) -> list[tuple[int, int, Timeframe]]:
+        low = self._text
+        found: list[tuple[int, int, Timeframe]] = []
+        if "year" in low or "y/y" in low or "yoy" in low or "annual" in low:
+            found = [(m.start(), m.end(), "yoy") for m in YOY.finditer(low)]
+        if "q" in low:  # every QOQ phrase has a "q" ("quarter", "sequential", "q/q")
+            found += [(m.start(), m.end(), "qoq") for m in QOQ.finditer(low)]
+        found.sort()
+        self._found = found
+        return found
 
 
 class _Left:
@@ -185,6 +191,8 @@ def _change_verb(left: str) -> re.Match[str] | None:
     one whitespace, up to the end: the verb is in the word before the trailing filler words, at most the seventh
     from the end.
     """
+    if not left[-1:].isspace():
+        return None  # a match ends with a whitespace (or "$" before a last newline, a whitespace too)
     low = left.lower()
     words = low.rsplit(None, 7)
     n = 1  # the verb can be in the n-th word from the end, or before only if that one is a filler
@@ -196,19 +204,6 @@ def _change_verb(left: str) -> re.Match[str] | None:
 def _ends_with_by(left: str) -> bool:
     """What BY_CHANGE needs at its end, tested without a regex ("... increased by ")."""
     return left[-1:].isspace() and left.rstrip()[-2:].lower() == "by"
-
-
-def _compatible(mention: MetricMention, amount: Amount, role: Role) -> bool:
-    if role == "change":
-        return True
-    if amount.kind in ("pp", "bps", "multiple"):
-        return False
-    if amount.kind == "money":
-        # A per-share figure is never written in millions or billions.
-        return mention.kind in ("money", "any") or (mention.kind == "per_share" and not amount.scale_written)
-    if amount.kind == "percent":
-        return mention.kind in ("percent", "any") or role == "current"
-    return mention.kind in ("count", "any")
 
 
 def read_sentence(text: str, found: list[Amount], mentions: list[MetricMention]) -> SentenceReading:
@@ -232,29 +227,32 @@ def read_sentence(text: str, found: list[Amount], mentions: list[MetricMention])
     folded = fold(text, low)
     frames = Frames(text, low)
     taken: set[tuple[str, Role, str | None]] = set()
+    n, n_text = len(amounts), len(text)
     prev_role: Role | None = None
     prev_direction: str | None = None
     for i, amount in enumerate(amounts):
         start, end = amount.start, amount.end
         prev_end = amounts[i - 1].end if i else 0  # the text before the amount is text[prev_end:start]
-        stop = max(end, amounts[i + 1].start if i + 1 < len(amounts) else len(text))  # and after it, text[end:stop]
-        left = _Left(text[max(0, start - 60) : start])
+        stop = amounts[i + 1].start if i + 1 < n else n_text
+        if stop < end:
+            stop = end  # the text after the amount is text[end:stop]
+        left = _Left(text[start - 60 if start > 60 else 0 : start])
         role = _role(amount, left, folded, stop)
         carried = prev_role == "change" and amount.kind == amounts[i - 1].kind
         if carried and CARRIED_CHANGE.fullmatch(folded, prev_end, start):
             role = "change"
         prev_role = role
-        mention = _per_share(mentions, amount, folded, stop) or _owner(mentions, amount, role, text)
+        mention = (amount.kind == "money" and _per_share(mentions, amount, folded, stop)) or _owner(
+            mentions, amount, role, text)
         if mention is None:
             continue
         timeframe: Timeframe | None = None
         share_of: str | None = None
         if role == "prior":
-            timeframe = (frames.within(end, min(stop, end + 70)) or frames.within(end, len(text))
-                         or frames.within(0, len(text)))
+            timeframe = frames.first(((end, min(stop, end + 70)), (end, n_text), (0, n_text)))
         elif role == "change":
-            timeframe = (frames.within(end, min(stop, end + 90)) or frames.within(end, len(text))
-                         or frames.within(mention.start, start) or frames.within(0, mention.start))
+            timeframe = frames.first(
+                ((end, min(stop, end + 90)), (end, n_text), (mention.start, start), (0, mention.start)))
         elif amount.kind == "percent" and mention.kind in ("money", "any"):
             cue = SHARE_CUE.search(text[mention.end : start])
             share = SHARE_AFTER.match(text[end:stop])
@@ -286,19 +284,15 @@ def _in_sic_note(a: Amount, text: str, spans: list[tuple[int, int]]) -> bool:
     return any(s <= a.start and a.end <= e and text[s : s + 4].lower() == "(sic" for s, e in spans)
 
 
-def _prior_before(folded: str, start: int) -> bool:
-    """PRIOR_BEFORE at the end of folded[:start] ("... compared with "), searched only where a match can be."""
-    return (
-        PRIOR_BEFORE_WORD.search(folded, max(0, start - PRIOR_BEFORE_WORD_WITHIN), start) is not None
-        and PRIOR_BEFORE.search(folded, max(0, start - PRIOR_BEFORE_LONGEST), start) is not None
-    )
-
-
 def _role(amount: Amount, left: _Left, folded: str, stop: int) -> Role:
     """The amount's role, from the text before it (`left`) and after it (folded[amount.end:stop])."""
     kind = amount.kind
+    start = amount.start
+    # PRIOR_BEFORE at the end of folded[:start] ("... compared with "), searched only where a match can be (a
+    # negative start position is taken as 0).
     if (
-        _prior_before(folded, amount.start)
+        PRIOR_BEFORE_WORD.search(folded, start - PRIOR_BEFORE_WORD_WITHIN, start) is not None
+        and PRIOR_BEFORE.search(folded, start - PRIOR_BEFORE_LONGEST, start) is not None
         and not TO_BEFORE.search(left.text)
         and (not GREW.search(left.text[-25:]) or kind != "percent")
     ):
@@ -330,16 +324,29 @@ def _owner(mentions: list[MetricMention], amount: Amount, role: Role, text: str)
                 if nearest is None:
                     nearest = m
         return nearest
+    kind = amount.kind
+    if kind == "multiple":
+        return None  # only a change can be a multiple
+    kinds = _owner_kinds(amount, role)
     for m in reversed(mentions):
-        if m.end <= start and _compatible(m, amount, role):
+        if m.end <= start and (kinds is None or m.kind in kinds):
             return m
-    if amount.kind != "money":
+    if kind != "money":
         return None
     for m in mentions:
-        if (m.start >= amount.end and m.kind == "money" and _compatible(m, amount, role)
-                and FOLLOWING_OWNER.fullmatch(text[amount.end : m.start])):
+        if m.start >= amount.end and m.kind == "money" and FOLLOWING_OWNER.fullmatch(text[amount.end : m.start]):
             return m
     return None
+
+
+def _owner_kinds(amount: Amount, role: Role) -> tuple[str, ...] | None:
+    """The mention kinds that can take a money, percent or number amount that is not a change (None: all)."""
+    if amount.kind == "money":
+        # A per-share figure is never written in millions or billions.
+        return ("money", "any") if amount.scale_written else ("money", "any", "per_share")
+    if amount.kind == "percent":
+        return None if role == "current" else ("percent", "any")
+    return ("count", "any")
 
 
 def _per_share(mentions: list[MetricMention], amount: Amount, folded: str, stop: int) -> MetricMention | None:

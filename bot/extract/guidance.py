@@ -197,18 +197,27 @@ def find_guidance(
     candidates: list[tuple[int, int, Guidance]] = []
     guidance_table = False
     table_period: str | None = None
-    for position, s in enumerate(sentences):
-        seg = s.segment
-        if seg.section != "table" and position not in cued_sentences:
+    heading: str | None = None  # the last sentence before a table (lower-cased), read at the table's first row
+    # Only table rows and cued sentences are read; any other sentence between two of them ends a guidance table.
+    tables = [position for position, s in enumerate(sentences) if s.segment.section == "table"]
+    previous = -1
+    for position in sorted(cued_sentences.union(tables)) if tables else sorted(cued_sentences):
+        if position != previous + 1:
             guidance_table = False
-            continue
+            heading = None
+        previous = position
+        s = sentences[position]
+        seg = s.segment
         if seg.operator or (seg.title and ANALYST.search(seg.title)):
             continue
         text = s.text
         low = text.lower()
         if seg.section != "table":
-            guidance_table = _contains_any(low, TABLE_WORDS) and GUIDANCE_HEADING.search(low) is not None
-            table_period = _period_label(low, report_year) if guidance_table else None
+            heading = low
+        elif heading is not None:
+            guidance_table = _contains_any(heading, TABLE_WORDS) and GUIDANCE_HEADING.search(heading) is not None
+            table_period = _period_label(heading, report_year) if guidance_table else None
+            heading = None
         if position in boilerplate or text.rstrip().endswith("?"):
             continue
         in_table = seg.section == "table" and guidance_table

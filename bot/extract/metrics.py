@@ -115,6 +115,7 @@ SEGMENT_STOP = frozenset(
         "reports projecting expecting forecasting guiding anticipating targeting "
     ).split()
 )
+SEGMENT_STOP_BUT_AND = SEGMENT_STOP - {"and"}
 COST_LINE = re.compile(
     r"^(?:(?:our|the|total|adjusted)\s)?(?P<name>(?:(?!costs?\b|expenses\b)[A-Za-z][\w&/-]*\s(?:and\s)?){0,3}"
     r"(?!costs?\b|expenses\b)[A-Za-z][\w&/-]*)\s(?P<what>costs?|expenses)\b"
@@ -169,7 +170,8 @@ class Catalogue:
         extra = False
         for prefix, pattern, d in self.fallbacks:
             if prefix in folded:
-                for m in pattern.finditer(sentence):
+                # In ASCII text a match starts where the folded text holds the prefix, so from its first one on.
+                for m in pattern.finditer(sentence, folded.find(prefix) if sentence.isascii() else 0):
                     found.append(Hit(m.start(), m.end(), d))
                     extra = True
         if extra:  # else the index's own hits are already in order and do not overlap
@@ -205,7 +207,7 @@ def catalogue(extra: tuple[MetricDef, ...] = ()) -> Catalogue:
 
 
 def _basis(sentence: str, start: int, matched: str, folded: str | None) -> Literal["adjusted", "gaap"] | None:
-    lo = max(0, start - 30)
+    lo = start - 30 if start > 30 else 0
     window = sentence[lo:start]
     if folded is None:
         name_cue = window_cue = True
@@ -222,6 +224,9 @@ def _basis(sentence: str, start: int, matched: str, folded: str | None) -> Liter
 
 def _segment_words(words: list[str]) -> str | None:
     """The last words before a stop word, at most three."""
+    last = words[-1]
+    if last.lower() in SEGMENT_STOP or not last[0].isalpha():
+        return None  # (most often)
     kept = 0
     for w in reversed(words[-3:]):
         if w.lower() in SEGMENT_STOP or not w[0].isalpha():
@@ -250,7 +255,7 @@ def _segment_revenue(sentence: str, start: int, end: int, folded: str | None) ->
     after = SEGMENT_AFTER.match(sentence[end : end + 80])
     if after:
         words = after.group("seg").split()
-        if words and not any(w.lower() in SEGMENT_STOP - {"and"} for w in words):
+        if words and not any(w.lower() in SEGMENT_STOP_BUT_AND for w in words):
             return " ".join(words)
     window = max(0, start - 60)
     terms_cue = folded is None or folded.find("in terms of", window, start) >= 0
@@ -276,23 +281,23 @@ def find_mentions(sentence: str, cat: Catalogue) -> list[MetricMention]:
     sentence_basis: Literal["adjusted", "gaap"] | None = None
     if stated:
         sentence_basis = "gaap" if stated.group("basis").lower() in ("gaap", "ifrs", "reported") else "adjusted"
-    for hit in hits:
-        d = hit.payload
-        matched = sentence[hit.start : hit.end]
-        basis = _basis(sentence, hit.start, matched, folded)
-        if basis is None and stated is not None and hit.start > stated.start():
+    negatives = cat.negatives
+    for start, end, d in hits:
+        matched = sentence[start:end]
+        basis = _basis(sentence, start, matched, folded)
+        if basis is None and stated is not None and start > stated.start():
             basis = sentence_basis
         key, name = d.key, d.name
-        if d.key == "revenue" and not matched.lower().startswith("total"):
-            seg = _segment_revenue(sentence, hit.start, hit.end, folded)
+        if key == "revenue" and matched[:5].lower() != "total":
+            seg = _segment_revenue(sentence, start, end, folded)
             if seg:
                 key, name = f"{slug(seg)}_revenue", f"{seg[0].upper()}{seg[1:]} revenue"
-        neg_pattern = cat.negatives.get(d.key)
-        negative = bool(neg_pattern and neg_pattern.search(matched))
+        neg_pattern = negatives.get(d.key)
+        negative = neg_pattern is not None and neg_pattern.search(matched) is not None
         if basis == "adjusted":
             key, name = f"adjusted_{key}", f"Adjusted {name[0].lower()}{name[1:]}" if not name[:3].isupper() else (
                 f"Adjusted {name}")
-        out.append(MetricMention(key, name, d.kind, hit.start, hit.end, basis, negative))
+        out.append(MetricMention(key, name, d.kind, start, end, basis, negative))
     if cost and not any(mm.start < cost.end() and cost.start("name") < mm.end for mm in out):
         label = cost.group("name")
         what = cost.group("what").lower()

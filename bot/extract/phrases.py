@@ -172,25 +172,24 @@ class PhraseIndex(Generic[T]):
             found = self._text.finditer(" " + low)
         out: list[Hit[T]] = []
         after = 0
+        firsts, token_search = self._firsts, TOKEN.search
         for m in found:
             start = m.start(1) - 1  # offsets in the searched text are one more than in the text
-            if start >= after:  # not inside the phrase just found
-                hit = self._longest(low, start, m.end() - 1)
-                if hit is not None:
-                    out.append(hit)
-                    after = hit.end
+            if start < after:  # inside the phrase just found
+                continue
+            # The longest phrase starting with the token low[start:end].
+            end = m.end() - 1
+            node = firsts[low[start:end]]
+            best, best_end = (node, end) if node.ends else (None, 0)
+            while node.following:
+                # The next token: after a token's end, the first letter or digit starts the next one.
+                token = token_search(low, end)
+                if token is None or (following := node.following.get(token.group())) is None:
+                    break
+                node, end = following, token.end()
+                if node.ends:
+                    best, best_end = node, end
+            if best is not None:
+                out.append(Hit(start, best_end, cast(T, best.payload)))
+                after = best_end
         return out
-
-    def _longest(self, low: str, start: int, end: int) -> Hit[T] | None:
-        """The longest phrase starting with the token low[start:end]."""
-        node = self._firsts[low[start:end]]
-        best, best_end = (node, end) if node.ends else (None, 0)
-        while node.following:
-            # The next token: after a token's end, the first letter or digit starts the next one.
-            token = TOKEN.search(low, end)
-            if token is None or (following := node.following.get(token.group())) is None:
-                break
-            node, end = following, token.end()
-            if node.ends:
-                best, best_end = node, end
-        return None if best is None else Hit(start, best_end, cast(T, best.payload))
