@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from bot.errors import StoreError
 from bot.models import Change, CompanyConfig, Document, Guidance, Metric, Period, Prior, Report
 from bot.sources.base import FetchedDocument
 from bot.store import Store
@@ -97,3 +99,40 @@ def inbox_transcript(company: str) -> tuple[FetchedDocument, Document, Report]:
     fetched = FetchedDocument(source="inbox", key="call.txt:1:1", content=quote.encode(), ticker="KCX",
                               url="file:///inbox/call.txt", title="call")
     return fetched, document, call
+
+
+class CountingStore:
+    """A store that counts its reads, can fail once, and answers only when the test lets it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reads: list[str] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.fail_next = False
+
+    async def latest_report(self, ticker: str) -> Report | None:
+        self.reads.append(f"latest {ticker}")
+        await self.gate.wait()
+        if self.fail_next:
+            self.fail_next = False
+            raise StoreError("store: latest_report failed: OperationalError")
+        return await self.store.latest_report(ticker)
+
+    async def reports(self, ticker: str, limit: int = 8) -> list[Report]:
+        self.reads.append(f"reports {ticker}")
+        return await self.store.reports(ticker, limit)
+
+    async def companies(self) -> list[tuple[str | None, str | None]]:
+        self.reads.append("companies")
+        return await self.store.companies()
+
+    async def watch(self, platform: str, channel: str, ticker: str) -> bool:
+        return await self.store.watch(platform, channel, ticker)
+
+    async def unwatch(self, platform: str, channel: str, ticker: str) -> bool:
+        return await self.store.unwatch(platform, channel, ticker)
+
+    async def watchlist(self, platform: str, channel: str) -> list[str]:
+        self.reads.append("watchlist")
+        return await self.store.watchlist(platform, channel)

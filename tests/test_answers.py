@@ -11,9 +11,9 @@ from bot.commands import find_metric, parse
 from bot.digest.answers import CachedStore, answer
 from bot.digest.model import Answer
 from bot.errors import StoreError
-from bot.models import Period, Report
+from bot.models import Period
 from bot.store import Store
-from tests.reports import COMPANIES, KC_Q1_2024, OUTLOOK, REPORTS, metric, open_store, report
+from tests.reports import COMPANIES, KC_Q1_2024, OUTLOOK, REPORTS, CountingStore, metric, open_store, report
 
 
 @pytest.fixture
@@ -250,43 +250,6 @@ def test_full_year_figures_are_chosen_for_a_full_year_question() -> None:
 
 
 # --------------------------------------------------------------------------- the read cache
-
-
-class CountingStore:
-    """A store that counts its reads, can fail once, and answers only when the test lets it."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.reads: list[str] = []
-        self.gate = asyncio.Event()
-        self.gate.set()
-        self.fail_next = False
-
-    async def latest_report(self, ticker: str) -> Report | None:
-        self.reads.append(f"latest {ticker}")
-        await self.gate.wait()
-        if self.fail_next:
-            self.fail_next = False
-            raise StoreError("store: latest_report failed: OperationalError")
-        return await self.store.latest_report(ticker)
-
-    async def reports(self, ticker: str, limit: int = 8) -> list[Report]:
-        self.reads.append(f"reports {ticker}")
-        return await self.store.reports(ticker, limit)
-
-    async def companies(self) -> list[tuple[str | None, str | None]]:
-        self.reads.append("companies")
-        return await self.store.companies()
-
-    async def watch(self, platform: str, channel: str, ticker: str) -> bool:
-        return await self.store.watch(platform, channel, ticker)
-
-    async def unwatch(self, platform: str, channel: str, ticker: str) -> bool:
-        return await self.store.unwatch(platform, channel, ticker)
-
-    async def watchlist(self, platform: str, channel: str) -> list[str]:
-        self.reads.append("watchlist")
-        return await self.store.watchlist(platform, channel)
 
 
 async def test_a_burst_of_commands_shares_one_read_per_ticker(store: Store) -> None:

@@ -20,10 +20,9 @@ from pydantic import SecretStr
 
 from bot.config import BotConfig, Settings
 from bot.errors import ConfigError, StoreError
-from bot.models import Report
 from bot.platforms.slack import SlackApp, build_slack
 from bot.store import Store
-from tests.reports import COMPANIES, OUTLOOK, REPORTS, open_store
+from tests.reports import COMPANIES, OUTLOOK, REPORTS, CountingStore, open_store
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0CHANNEL1"
@@ -174,35 +173,9 @@ async def test_unsigned_wrongly_signed_and_stale_requests_get_401(
     assert slack.responses == [] and slack.calls("auth.test") == []
 
 
-class SlowStore:
-    """The store behind a gate: reports are read only once the test opens it."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.gate = asyncio.Event()
-
-    async def latest_report(self, ticker: str) -> Report | None:
-        await self.gate.wait()
-        return await self.store.latest_report(ticker)
-
-    async def reports(self, ticker: str, limit: int = 8) -> list[Report]:
-        return await self.store.reports(ticker, limit)
-
-    async def companies(self) -> list[tuple[str | None, str | None]]:
-        return await self.store.companies()
-
-    async def watch(self, platform: str, channel: str, ticker: str) -> bool:
-        return await self.store.watch(platform, channel, ticker)
-
-    async def unwatch(self, platform: str, channel: str, ticker: str) -> bool:
-        return await self.store.unwatch(platform, channel, ticker)
-
-    async def watchlist(self, platform: str, channel: str) -> list[str]:
-        return await self.store.watchlist(platform, channel)
-
-
 async def test_the_command_is_acked_before_a_slow_answer(store: Store, slack: FakeSlack) -> None:
-    slow = SlowStore(store)
+    slow = CountingStore(store)
+    slow.gate.clear()  # reports are read only once the test opens the gate
     async with Served(build_slack(settings(slack), slow, BotConfig(companies=COMPANIES))) as running:
         body = command_body(slack, "KC revenue", "slow")
         response = await running.post(body, signed(body), timeout=3.0)  # would time out if the ack waited
@@ -212,7 +185,7 @@ async def test_the_command_is_acked_before_a_slow_answer(store: Store, slack: Fa
     assert "Total revenues" in shown(reply)
 
 
-class DownStore(SlowStore):
+class DownStore(CountingStore):
     async def companies(self) -> list[tuple[str | None, str | None]]:
         raise StoreError("store: companies failed: OperationalError: database is locked")
 
