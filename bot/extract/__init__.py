@@ -378,7 +378,7 @@ def extract(
         for m in metrics_out
     ]
     guidance = find_guidance(
-        document.text, all_sentences, facts, default_currency=currency or ident.currency,
+        all_sentences, facts, default_currency=currency or ident.currency,
         report_year=ident.period.fiscal_year, cued=forward, boilerplate=boilerplate,
     )
     return Report(

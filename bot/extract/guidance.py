@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from bot.extract.amount_format import format_amount
 from bot.extract.amounts import Amount
-from bot.extract.facts import Facts, sentences_with
+from bot.extract.facts import Facts
 from bot.extract.figures import fold
 from bot.extract.metrics import MetricMention
 from bot.extract.sentences import Sentence
@@ -182,17 +182,14 @@ def _range_text(a: Amount) -> str:
 
 
 def find_guidance(
-    text_of_document: str, sentences: Sequence[Sentence], facts: Facts, *, default_currency: str | None,
-    report_year: int | None, cued: set[int] | None = None, boilerplate: set[int] | None = None,
+    sentences: Sequence[Sentence], facts: Facts, *, default_currency: str | None, report_year: int | None,
+    cued: set[int], boilerplate: set[int],
 ) -> list[Guidance]:
     """Numeric guidance, qualitative outlook and refusals, in document order.
 
-    `cued` and `boilerplate` (positions of sentences with outlook words and safe-harbour phrases) are computed
-    here unless the caller already has them.
+    `cued` and `boilerplate` are the positions of the sentences with outlook words (CUES) and safe-harbour phrases
+    (SAFE_HARBOR_PHRASES), found by the caller in one scan of the document (facts.sentences_with).
     """
-    cued_sentences = cued if cued is not None else sentences_with(text_of_document, sentences, CUES)
-    if boilerplate is None:
-        boilerplate = sentences_with(text_of_document, sentences, SAFE_HARBOR_PHRASES)
     out: list[Guidance] = []
     candidates: list[tuple[int, int, Guidance]] = []
     guidance_table = False
@@ -201,7 +198,7 @@ def find_guidance(
     # Only table rows and cued sentences are read; any other sentence between two of them ends a guidance table.
     tables = [position for position, s in enumerate(sentences) if s.segment.section == "table"]
     previous = -1
-    for position in sorted(cued_sentences.union(tables)) if tables else sorted(cued_sentences):
+    for position in sorted(cued.union(tables)) if tables else sorted(cued):
         if position != previous + 1:
             guidance_table = False
             heading = None
